@@ -1,0 +1,175 @@
+//! Flow classification: which live host owns a flow.
+//!
+//! Find the rule (a rule naming the VIP wins over an `all` rule); a disabled rule has
+//! no owner; a single-host rule belongs to the live host with the lowest handling
+//! priority; a multiple-host rule hashes the affinity's inputs into the rule's
+//! ownership table. Traffic no rule covers goes to the default host: the live host
+//! with the lowest id.
+
+use crate::config::ClusterConfig;
+use crate::hash::{flow_hash, slot_of, HashInput};
+use crate::host::{HostId, HostRuleSettings};
+use crate::rules::{find_rule, Filtering, Transport};
+use crate::table::{OwnershipTable, Participant};
+use std::net::IpAddr;
+
+/// A flow as the data path sees its first packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// The VIP it is addressed to.
+    pub vip: IpAddr,
+    /// Its transport protocol.
+    pub transport: Transport,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The client's port (0 for protocols without ports).
+    pub client_port: u16,
+    /// The server port on the VIP (0 for protocols without ports).
+    pub server_port: u16,
+}
+
+/// A live host and its settings for every rule, as the heartbeats advertise them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveHost {
+    /// The host.
+    pub id: HostId,
+    /// Its settings, parallel to the cluster's rules.
+    pub rules: Vec<HostRuleSettings>,
+}
+
+/// Who owns a rule's traffic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleOwnership {
+    /// Multiple-host rule: the table decides per flow.
+    Multiple(OwnershipTable),
+    /// Single-host rule: this host (none when no host is live).
+    Single(Option<HostId>),
+    /// Disabled rule: nobody.
+    Disabled,
+}
+
+/// The outcome of classifying one flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The destination is not a VIP of the cluster: not ours to filter.
+    NotClusterTraffic,
+    /// No rule covers the flow: the default host owns it.
+    Default {
+        /// The default host, if any host is live.
+        owner: Option<HostId>,
+    },
+    /// A disabled rule covers it: every host drops it.
+    Disabled {
+        /// Index of the rule.
+        rule: usize,
+    },
+    /// A single-host rule covers it.
+    Single {
+        /// Index of the rule.
+        rule: usize,
+        /// The live host with the lowest handling priority.
+        owner: Option<HostId>,
+    },
+    /// A multiple-host rule covers it.
+    Multiple {
+        /// Index of the rule.
+        rule: usize,
+        /// The flow's slot in the rule's table.
+        slot: u32,
+        /// The slot's owner.
+        owner: Option<HostId>,
+    },
+}
+
+impl Verdict {
+    /// The host that owns the flow, if any.
+    pub fn owner(&self) -> Option<HostId> {
+        match *self {
+            Verdict::Default { owner }
+            | Verdict::Single { owner, .. }
+            | Verdict::Multiple { owner, .. } => owner,
+            Verdict::NotClusterTraffic | Verdict::Disabled { .. } => None,
+        }
+    }
+}
+
+/// Who owns what, for one set of live hosts: computed identically on every host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    /// Per rule, parallel to the cluster's rules.
+    pub rules: Vec<RuleOwnership>,
+    /// The default host: the live host with the lowest id.
+    pub default_host: Option<HostId>,
+    seed: u64,
+}
+
+impl Ownership {
+    /// Computes ownership of every rule for the live hosts.
+    pub fn build(cluster: &ClusterConfig, live: &[LiveHost]) -> Self {
+        let rules = cluster
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| match rule.filtering {
+                Filtering::Disabled => RuleOwnership::Disabled,
+                Filtering::Single => RuleOwnership::Single(
+                    live.iter()
+                        .filter_map(|h| h.rules.get(i).map(|s| (s.priority, h.id)))
+                        .min()
+                        .map(|(_, id)| id),
+                ),
+                Filtering::Multiple => {
+                    let participants: Vec<Participant> = live
+                        .iter()
+                        .filter_map(|h| {
+                            h.rules.get(i).map(|s| Participant {
+                                host: h.id,
+                                weight: s.weight.value(),
+                            })
+                        })
+                        .collect();
+                    RuleOwnership::Multiple(OwnershipTable::build(
+                        cluster.table_size,
+                        cluster.hash_seed,
+                        rule.identity(),
+                        &participants,
+                    ))
+                }
+            })
+            .collect();
+        Ownership {
+            rules,
+            default_host: live.iter().map(|h| h.id).min(),
+            seed: cluster.hash_seed,
+        }
+    }
+
+    /// Classifies a flow.
+    pub fn classify(&self, cluster: &ClusterConfig, flow: &Flow) -> Verdict {
+        if !cluster.is_vip(flow.vip) {
+            return Verdict::NotClusterTraffic;
+        }
+        let Some(i) = find_rule(&cluster.rules, flow.vip, flow.transport, flow.server_port) else {
+            return Verdict::Default {
+                owner: self.default_host,
+            };
+        };
+        match &self.rules[i] {
+            RuleOwnership::Disabled => Verdict::Disabled { rule: i },
+            RuleOwnership::Single(owner) => Verdict::Single {
+                rule: i,
+                owner: *owner,
+            },
+            RuleOwnership::Multiple(table) => {
+                let input =
+                    HashInput::new(cluster.rules[i].affinity, flow.client, flow.client_port);
+                let slot = slot_of(flow_hash(self.seed, &input), table.size());
+                Verdict::Multiple {
+                    rule: i,
+                    slot,
+                    owner: table.owner(slot),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! # nlb-core
+//!
+//! The sans-IO cluster model of nlb: everything the daemon, the CLI, the simulator and
+//! the data path's tests must agree on, as pure code with no sockets, threads or clocks.
+//!
+//! - [`mac`] and [`addressing`]: cluster MACs and groups derived from the primary VIP
+//!   exactly as Windows NLB derives them.
+//! - [`config`]: per-host TOML configuration with precise errors, and cluster-wide checks.
+//! - [`rules`] and [`host`]: port rules and per-host settings.
+//! - [`hash`]: the keyed flow hash shared with the BPF program.
+//! - [`table`]: weighted Maglev-style ownership tables.
+//! - [`classify`]: which host owns a flow.
+
+pub mod addressing;
+pub mod classify;
+pub mod config;
+pub mod hash;
+pub mod host;
+pub mod mac;
+pub mod rules;
+pub mod table;
