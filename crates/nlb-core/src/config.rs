@@ -270,10 +270,9 @@ impl Config {
                 None
             }
         };
-        let host = match (host_t, &cluster) {
-            (Some((t, span)), Some(c)) => parse_host(&mut cx, t, span, c),
-            (Some(_), None) => None,
-            (None, _) => {
+        let host = match host_t {
+            Some((t, span)) => parse_host(&mut cx, t, span, cluster.as_ref()),
+            None => {
                 cx.error(0..0, "host", "missing [host] table".into());
                 None
             }
@@ -863,11 +862,13 @@ fn parse_weight(cx: &mut Ctx, v: &Value<'_>, field: &str) -> Option<LoadWeight> 
     }
 }
 
+/// Reads `[host]`; with no valid cluster part, per-rule settings cannot be checked
+/// and are skipped, but every other field still is.
 fn parse_host(
     cx: &mut Ctx,
     t: &DeTable<'_>,
     span: Range<usize>,
-    cluster: &ClusterConfig,
+    cluster: Option<&ClusterConfig>,
 ) -> Option<HostConfig> {
     let before = cx.errors.len();
     let mut sec = Section::new(t, "host", span);
@@ -895,7 +896,7 @@ fn parse_host(
             (p <= max && !ip.is_unspecified() && !ip.is_multicast()).then_some((ip, p))
         });
         match parsed {
-            Some((ip, _)) if cluster.is_vip(ip) => {
+            Some((ip, _)) if cluster.is_some_and(|c| c.is_vip(ip)) => {
                 cx.error(span, "host.address", format!("`{s}` is a cluster VIP; the dedicated address must be the host's own"));
                 None
             }
@@ -916,6 +917,11 @@ fn parse_host(
     let default_priority = match sec.int(cx, "priority", 1, 255) {
         Some(p) => Some(p as u8),
         None => id.map(|i| i.0),
+    };
+    let Some(cluster) = cluster else {
+        sec.get("rule");
+        sec.finish(cx, HOST_FIELDS);
+        return None;
     };
     let mut rules: Vec<HostRuleSettings> = cluster
         .rules
