@@ -340,6 +340,6 @@ fn digest_ignores_the_key_path_but_not_rules() {
     let a = host(MINIMAL, "a.toml");
     let b = host(&MINIMAL.replace("web.key", "other.key"), "b.toml");
     assert_eq!(a.cluster.digest(), b.cluster.digest());
-    let c = host(&FULL, "c.toml");
+    let c = host(FULL, "c.toml");
     assert_ne!(a.cluster.digest(), c.cluster.digest());
 }

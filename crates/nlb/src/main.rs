@@ -1,1 +1,99 @@
-fn main() {}
+//! `nlb`: the command-line interface of nlb, dispatcher-less network load balancing.
+
+mod check;
+mod ip2mac;
+mod output;
+mod plan;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Dispatcher-less network load balancing for Linux, in the manner of Windows NLB.
+///
+/// Every host of a cluster receives every frame sent to the cluster's virtual IPs and
+/// admits only the flows it owns; the hosts agree on ownership through authenticated
+/// heartbeats. Each host has one TOML file: a [cluster] part shared by all hosts and a
+/// [host] part of its own.
+#[derive(Parser)]
+#[command(name = "nlb", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the cluster MAC of every operation mode, and the IGMP group, for a VIP.
+    ///
+    /// Use it to configure switches and static ARP entries before choosing a mode:
+    /// unicast 02-bf-W-X-Y-Z, multicast 03-bf-W-X-Y-Z, IGMP multicast
+    /// 01-00-5e-7f-Y-Z with group 239.255.Y.Z (octets of the VIP W.X.Y.Z in hex).
+    Ip2mac {
+        /// The primary VIP of the cluster, e.g. 172.31.3.232.
+        vip: String,
+        /// Also print the masked source MAC this host id uses in unicast mode.
+        #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u8).range(1..))]
+        host: Option<u8>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Show each host's share of every rule, and what moves when hosts leave.
+    ///
+    /// Given the files of all hosts, builds the ownership tables every host will build
+    /// and prints each host's share per rule. With --without, also the fraction of
+    /// slots (of flows) that change owner when those hosts leave.
+    Plan {
+        /// One configuration file per host.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Host ids to take out of the cluster.
+        #[arg(long, value_name = "ID", num_args = 1.., value_parser = clap::value_parser!(u8).range(1..))]
+        without: Vec<u8>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate configuration files; given one per host, check them as a cluster.
+    ///
+    /// Each file is checked on its own (every error names file, line and field). With
+    /// several files, also: identical [cluster] parts (the digest every host will
+    /// advertise is printed), unique host ids, and unique handling priorities per
+    /// single-host rule. Exits 1 when anything is wrong, listing every problem.
+    Check {
+        /// Configuration files, one per host.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
+        Command::Config(ConfigCommand::Check { files, json }) => check::run(&files, json),
+        Command::Plan {
+            files,
+            without,
+            json,
+        } => plan::run(&files, &without, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

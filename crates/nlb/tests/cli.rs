@@ -1,0 +1,165 @@
+//! The `nlb` binary as an operator runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn nlb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nlb"))
+        .args(args)
+        .output()
+        .expect("run nlb")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/cluster")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A scratch directory unique to this test process and name.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nlb-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn ip2mac_prints_the_domain_worked_example() {
+    let o = nlb(&["ip2mac", "172.31.3.232"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for want in [
+        "02-bf-ac-1f-03-e8",
+        "03-bf-ac-1f-03-e8",
+        "01-00-5e-7f-03-e8",
+        "01:00:5e:7f:03:e8",
+        "0100.5e7f.03e8",
+        "239.255.3.232",
+    ] {
+        assert!(out.contains(want), "missing {want} in\n{out}");
+    }
+}
+
+#[test]
+fn ip2mac_json() {
+    let v = json(&nlb(&["ip2mac", "199.99.20.70", "--json", "--host", "3"]));
+    assert_eq!(v["vip"], "199.99.20.70");
+    assert_eq!(v["modes"][1]["mode"], "multicast");
+    assert_eq!(v["modes"][1]["cluster_mac"]["windows"], "03-bf-c7-63-14-46");
+    assert_eq!(v["modes"][2]["group"], "239.255.20.70");
+    assert_eq!(
+        v["masked_source_mac"]["mac"]["windows"],
+        "02-03-c7-63-14-46"
+    );
+}
+
+#[test]
+fn ip2mac_rejects_bad_input_naming_it() {
+    for bad in ["300.1.1.1", "vip", "224.0.0.1", "0.0.0.0"] {
+        let o = nlb(&["ip2mac", bad]);
+        assert!(!o.status.success(), "{bad}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("`{bad}`")) && err.contains("expected"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn config_check_accepts_the_example_cluster() {
+    let files: Vec<String> = ["host1.toml", "host2.toml", "host3.toml"]
+        .iter()
+        .map(|f| example(f))
+        .collect();
+    let args: Vec<&str> = ["config", "check"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = nlb(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("every host advertises digest"));
+    let mut args = args.clone();
+    args.push("--json");
+    let v = json(&nlb(&args));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["cluster_digest"].as_str().unwrap().len(), 32);
+}
+
+#[test]
+fn config_check_lists_every_problem_and_fails() {
+    let d = scratch("check");
+    let good = std::fs::read_to_string(example("host1.toml")).unwrap();
+    let bad = good
+        .replace("id = 1", "id = 0")
+        .replace("ports = 22", "ports = \"30-20\"");
+    let twin = good
+        .replace("loss_tolerance", "x")
+        .replace("name = \"web\"", "name = \"web\"\nloss_tolerance = 7");
+    write(&d.join("bad.toml"), &bad);
+    write(&d.join("twin.toml"), &twin);
+    let o = nlb(&[
+        "config",
+        "check",
+        &example("host1.toml"),
+        d.join("bad.toml").to_str().unwrap(),
+        d.join("twin.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.toml:16:") && err.contains("cluster.rule[2].ports"),
+        "{err}"
+    );
+    assert!(err.contains("host.id") && err.contains("1..=255"), "{err}");
+    assert!(
+        err.contains("twin.toml: the [cluster] part differs") && err.contains("loss_tolerance"),
+        "{err}"
+    );
+    assert!(err.contains("host id 1 is used by"), "{err}");
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn plan_json_reports_balance_and_movement() {
+    let files: Vec<String> = ["host1.toml", "host2.toml", "host3.toml"]
+        .iter()
+        .map(|f| example(f))
+        .collect();
+    let mut args: Vec<&str> = vec!["plan"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--without", "2", "--json"]);
+    let v = json(&nlb(&args));
+    assert_eq!(v["hosts"], serde_json::json!([1, 3]));
+    let http = &v["rules"][0];
+    assert_eq!(http["name"], "http");
+    assert!(http["max_over_mean"].as_f64().unwrap() <= 1.01);
+    // Host 2 had a quarter of the slots (weights 50, 50, 100); that much must move.
+    let moved = http["moved_fraction"].as_f64().unwrap();
+    let min = http["minimum_moved_fraction"].as_f64().unwrap();
+    assert!(
+        (0.24..0.26).contains(&min) && moved >= min && moved <= 1.2 * min,
+        "{moved} {min}"
+    );
+    assert_eq!(v["rules"][1]["owner"], 1);
+    let o = nlb(&["plan", &files[0], "--without", "9"]);
+    assert!(!o.status.success() && stderr(&o).contains("--without 9"));
+}
+
+fn write(p: &Path, s: &str) {
+    std::fs::write(p, s).unwrap();
+}

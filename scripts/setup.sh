@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what building and testing nlb needs on a fresh Debian machine that has only
+# the Rust toolchain. Idempotent; run as root. Every system package the build or the
+# tests need is listed in PACKAGES.
+set -euo pipefail
+
+PACKAGES=()
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
