@@ -19,3 +19,4 @@ pub mod host;
 pub mod mac;
 pub mod rules;
 pub mod table;
+pub mod wire;
