@@ -48,10 +48,7 @@ fn flows(n: u32) -> Vec<Flow> {
 fn classify(c: &mut Criterion) {
     let cfg = Config::parse(Path::new("bench.toml"), CONFIG).unwrap();
     let live: Vec<LiveHost> = (1..=8)
-        .map(|i| LiveHost {
-            id: HostId(i),
-            rules: cfg.host.rules.clone(),
-        })
+        .map(|i| LiveHost::from_settings(HostId(i), &cfg.host.rules))
         .collect();
     let own = Ownership::build(&cfg.cluster, &live);
     let flows = flows(4096);

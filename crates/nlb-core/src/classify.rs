@@ -28,13 +28,48 @@ pub struct Flow {
     pub server_port: u16,
 }
 
-/// A live host and its settings for every rule, as the heartbeats advertise them.
+/// How a live host takes part in one rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Participation {
+    /// Load weight for a multiple-host rule; 0 takes no slots.
+    pub weight: u8,
+    /// Handling priority for a single-host rule.
+    pub priority: u8,
+    /// False when the host must not handle the rule at all (rule drained or
+    /// disabled, host draining): it is then skipped for single-host rules.
+    pub eligible: bool,
+}
+
+impl From<HostRuleSettings> for Participation {
+    fn from(s: HostRuleSettings) -> Self {
+        Participation {
+            weight: s.weight.value(),
+            priority: s.priority,
+            eligible: true,
+        }
+    }
+}
+
+/// A live host and how it takes part in every rule, as the heartbeats advertise it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveHost {
     /// The host.
     pub id: HostId,
-    /// Its settings, parallel to the cluster's rules.
-    pub rules: Vec<HostRuleSettings>,
+    /// Its participation, parallel to the cluster's rules.
+    pub rules: Vec<Participation>,
+    /// False for a draining host: it cannot be the default host.
+    pub default_eligible: bool,
+}
+
+impl LiveHost {
+    /// A fully participating host with its configured settings.
+    pub fn from_settings(id: HostId, settings: &[HostRuleSettings]) -> Self {
+        LiveHost {
+            id,
+            rules: settings.iter().map(|&s| s.into()).collect(),
+            default_eligible: true,
+        }
+    }
 }
 
 /// Who owns a rule's traffic.
@@ -114,7 +149,12 @@ impl Ownership {
                 Filtering::Disabled => RuleOwnership::Disabled,
                 Filtering::Single => RuleOwnership::Single(
                     live.iter()
-                        .filter_map(|h| h.rules.get(i).map(|s| (s.priority, h.id)))
+                        .filter_map(|h| {
+                            h.rules
+                                .get(i)
+                                .filter(|p| p.eligible)
+                                .map(|p| (p.priority, h.id))
+                        })
                         .min()
                         .map(|(_, id)| id),
                 ),
@@ -122,9 +162,9 @@ impl Ownership {
                     let participants: Vec<Participant> = live
                         .iter()
                         .filter_map(|h| {
-                            h.rules.get(i).map(|s| Participant {
+                            h.rules.get(i).filter(|p| p.eligible).map(|p| Participant {
                                 host: h.id,
-                                weight: s.weight.value(),
+                                weight: p.weight,
                             })
                         })
                         .collect();
@@ -139,7 +179,11 @@ impl Ownership {
             .collect();
         Ownership {
             rules,
-            default_host: live.iter().map(|h| h.id).min(),
+            default_host: live
+                .iter()
+                .filter(|h| h.default_eligible)
+                .map(|h| h.id)
+                .min(),
             seed: cluster.hash_seed,
         }
     }

@@ -20,3 +20,4 @@ pub mod mac;
 pub mod rules;
 pub mod table;
 pub mod wire;
+pub mod convergence;

@@ -12,7 +12,7 @@
 //!  56  connections held in released slots (u32)
 //!  60  member bitmap (32 bytes, bit i = host id i)
 //!  92  per rule: weight, priority, rule flags     (3 bytes each)
-//!   .  per member, in id order: state, settings digest (u16), ack (u16)   (5 bytes each)
+//!   .  per member, in id order: state, settings digest (u8), ack (u24)    (5 bytes each)
 //!   .  tag: keyed BLAKE3 of everything before it, Ethernet header included (16 bytes)
 //! ```
 //!
@@ -34,6 +34,8 @@ pub const FIXED_LEN: usize = 92;
 pub const RULE_LEN: usize = 3;
 /// Bytes per member entry.
 pub const MEMBER_LEN: usize = 5;
+/// Acknowledgements carry the low 24 bits of a sequence number.
+pub const ACK_MASK: u64 = 0xff_ffff;
 /// Bytes of the authentication tag.
 pub const TAG_LEN: usize = 16;
 /// Most rules a heartbeat carries.
@@ -74,7 +76,7 @@ impl WireState {
 }
 
 /// A host's settings for one rule as advertised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WireRule {
     /// Effective load weight (0..=100).
     pub weight: u8,
@@ -96,10 +98,10 @@ pub struct WireMember {
     pub id: u8,
     /// Its state as the sender sees it.
     pub state: WireState,
-    /// The low 16 bits of its settings digest as the sender sees it.
-    pub settings_digest: u16,
-    /// The low 16 bits of the last sequence number the sender received from it.
-    pub ack: u16,
+    /// The low 8 bits of its settings digest as the sender sees it (diagnostic).
+    pub settings_digest: u8,
+    /// The low 24 bits of the last sequence number the sender received from it.
+    pub ack: u32,
 }
 
 /// Why a frame was not accepted.
@@ -316,8 +318,8 @@ impl<'a> HeartbeatView<'a> {
         self.members().map(move |(id, at)| WireMember {
             id,
             state: WireState::from_u8(p[at]).expect("checked in parse"),
-            settings_digest: be16(p, at + 1),
-            ack: be16(p, at + 3),
+            settings_digest: p[at + 1],
+            ack: u32::from_be_bytes([0, p[at + 2], p[at + 3], p[at + 4]]),
         })
     }
 
@@ -407,8 +409,8 @@ impl Heartbeat {
         }
         for m in &view {
             f.push(m.state as u8);
-            f.extend_from_slice(&m.settings_digest.to_be_bytes());
-            f.extend_from_slice(&m.ack.to_be_bytes());
+            f.push(m.settings_digest);
+            f.extend_from_slice(&m.ack.to_be_bytes()[1..]);
         }
         let t = tag(key, &f);
         f.extend_from_slice(&t);
@@ -446,8 +448,8 @@ mod tests {
                 .map(|id| WireMember {
                     id,
                     state: WireState::Started,
-                    settings_digest: id as u16 * 3,
-                    ack: id as u16,
+                    settings_digest: id.wrapping_mul(3),
+                    ack: u32::from(id) << 16 | 0xabcd,
                 })
                 .collect(),
         }
@@ -471,6 +473,7 @@ mod tests {
         let ids: Vec<u8> = v.view().map(|m| m.id).collect();
         assert_eq!(ids, [1, 2, 3, 4, 5]);
         assert_eq!(v.member(4).unwrap().settings_digest, 12);
+        assert_eq!(v.member(4).unwrap().ack, 0x04abcd);
         assert!(v.member(6).is_none());
         assert_eq!(v.src(), h.src);
     }

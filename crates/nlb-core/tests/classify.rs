@@ -52,10 +52,7 @@ fn host(id: u8, ssh_priority: u8) -> LiveHost {
     let text = CONFIG.replace("id = 1", &format!("id = {id}"))
         + &format!("[host.rule.ssh]\npriority = {ssh_priority}\n");
     let c = Config::parse(Path::new("h.toml"), &text).unwrap();
-    LiveHost {
-        id: c.host.id,
-        rules: c.host.rules,
-    }
+    LiveHost::from_settings(c.host.id, &c.host.rules)
 }
 
 fn cluster() -> nlb_core::config::ClusterConfig {

@@ -71,10 +71,7 @@ pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, St
     }
     let all: Vec<LiveHost> = configs
         .iter()
-        .map(|c| LiveHost {
-            id: c.host.id,
-            rules: c.host.rules.clone(),
-        })
+        .map(|c| LiveHost::from_settings(c.host.id, &c.host.rules))
         .collect();
     let remaining: Vec<LiveHost> = all
         .iter()
@@ -100,13 +97,10 @@ pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, St
             (RuleOwnership::Multiple(tb), RuleOwnership::Multiple(ta)) => {
                 let counts = ta.counts();
                 let size = ta.size() as f64;
-                let total_w: f64 = remaining
-                    .iter()
-                    .map(|h| h.rules[i].weight.value() as f64)
-                    .sum();
+                let total_w: f64 = remaining.iter().map(|h| h.rules[i].weight as f64).sum();
                 let mut worst: f64 = 0.0;
                 for h in &remaining {
-                    let w = h.rules[i].weight.value();
+                    let w = h.rules[i].weight;
                     let slots = counts[h.id.get() as usize];
                     if w > 0 {
                         let fair = size * w as f64 / total_w;

@@ -1,0 +1,1224 @@
+//! The convergence state machine of one host, driven only by its inputs: received
+//! frames with their receive time, `tick(now)`, operator commands, and the data path's
+//! reports of connections held in released slots. No sockets, threads or clocks: the
+//! daemon and the simulator move bytes and time in, and frames, events and slot
+//! states out.
+//!
+//! Safety rests on three rules:
+//! 1. A view is committed when every member proposes it; a slot gained in a view takes
+//!    new flows only after every member has advertised that view as committed, so the
+//!    previous owner has released it.
+//! 2. Leases: every heartbeat acknowledges the last sequence number heard from each
+//!    peer. A host admits new flows only until `(send time of its latest frame that
+//!    every member has acknowledged) + (loss tolerance - 1) periods`. A peer declares it
+//!    lost no earlier than `loss tolerance` periods after receiving that frame, so a
+//!    host that can no longer reach its peers stops before they take its slots over.
+//!    Acknowledgements count only from peers whose committed view includes this host.
+//! 3. Liveness is refreshed only by frames that acknowledge one of this host's own
+//!    recent sequence numbers (which start at a random offset each boot), so captured
+//!    frames replayed later cannot keep or bring a host into the view.
+
+use super::slots::{SlotCounts, SlotState};
+use super::view::{Member, View};
+use crate::classify::{Ownership, RuleOwnership};
+use crate::config::{ClusterConfig, Config};
+use crate::host::{HostId, HostRuleSettings, InitialState};
+use crate::mac::MacAddr;
+use crate::rules::Filtering;
+use crate::wire::{
+    DecodeError, Heartbeat, HeartbeatView, WireMember, WireRule, WireState, ACK_MASK, RULE_DRAINING, RULE_ENABLED,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+/// How many of our own sent sequence numbers we remember to match acknowledgements.
+const SENT_HISTORY: usize = 1024;
+
+/// A rule's mode on this host, as nlb.exe's enable/disable/drain set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleMode {
+    /// Taking part.
+    Enabled,
+    /// Taking no new flows, serving existing connections.
+    Draining,
+    /// Dropping all of the rule's traffic.
+    Disabled,
+}
+
+/// Which rules a command applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleSelector {
+    /// Every rule.
+    All,
+    /// One rule, by index.
+    Index(usize),
+}
+
+/// Operator commands, as nlb.exe names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Join the cluster.
+    Start,
+    /// Leave at once, dropping existing connections.
+    Stop,
+    /// Take no new flows, finish existing connections, then stop.
+    DrainStop,
+    /// Stop and ignore every command but resume.
+    Suspend,
+    /// Leave the suspended state (the host stays stopped until started).
+    Resume,
+    /// Take part in these rules again.
+    Enable(RuleSelector),
+    /// Drop all traffic of these rules.
+    Disable(RuleSelector),
+    /// Take no new flows of these rules, finish existing connections.
+    Drain(RuleSelector),
+    /// Set this host's load weight for a multiple-host rule.
+    SetWeight {
+        /// The rule's index.
+        rule: usize,
+        /// The weight, 0..=100.
+        weight: u8,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// The host is suspended: only resume is accepted.
+    Suspended,
+    /// The host refused to join (duplicate host id); restart it with a unique id.
+    Refused,
+    /// No rule has this index.
+    NoSuchRule(usize),
+    /// A weight applies only to multiple-host rules.
+    NotMultiple(usize),
+    /// Weights are 0..=100.
+    WeightOutOfRange(u8),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Suspended => f.write_str("the host is suspended; only resume is accepted"),
+            CommandError::Refused => f.write_str("the host refused to join because another host has its id"),
+            CommandError::NoSuchRule(i) => write!(f, "no rule {i}"),
+            CommandError::NotMultiple(i) => write!(f, "rule {i} is not a multiple-host rule; a weight applies only to those"),
+            CommandError::WeightOutOfRange(w) => write!(f, "weight {w} is out of range; allowed 0..=100"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Why a received frame changed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// Structurally invalid.
+    Malformed(DecodeError),
+    /// The tag does not verify: forged, corrupted, or another key.
+    Authentication,
+    /// A sequence number not above the last one of that incarnation: replayed or stale.
+    Replay,
+    /// An incarnation older than the one we know, or one that refused to join.
+    StaleIncarnation,
+    /// Our own frame, looped back.
+    Own,
+}
+
+/// Something worth logging, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A host entered this host's proposed view.
+    HostJoined {
+        /// The host.
+        host: HostId,
+    },
+    /// A host left this host's proposed view.
+    HostLost {
+        /// The host.
+        host: HostId,
+        /// Why.
+        reason: LossReason,
+    },
+    /// A new view was committed.
+    Converged {
+        /// Its members.
+        members: Vec<HostId>,
+        /// Its digest.
+        digest: u64,
+    },
+    /// Slots changed state on a commit.
+    OwnershipChanged {
+        /// Rule index; the cluster's rule count stands for the default host's traffic.
+        rule: usize,
+        /// Slots this host gained.
+        gained: u32,
+        /// Slots this host released.
+        released: u32,
+    },
+    /// A host advertises a different cluster configuration.
+    ConfigMismatch {
+        /// The host.
+        host: HostId,
+        /// Its cluster digest.
+        theirs: [u8; 16],
+        /// True when this host is the one that stands aside (its group is smaller).
+        we_stand_aside: bool,
+    },
+    /// Another host uses our id.
+    DuplicateHostId {
+        /// The other incarnation's boot nonce.
+        theirs: u64,
+        /// True when this host is the newer one and refuses to join.
+        we_refuse: bool,
+    },
+    /// Frames failed authentication (reported at most once a period).
+    AuthenticationFailures {
+        /// The source MAC of the latest such frame.
+        src: MacAddr,
+        /// How many since the last report.
+        count: u64,
+    },
+    /// This host's state changed.
+    StateChanged {
+        /// Before.
+        from: WireState,
+        /// After.
+        to: WireState,
+    },
+}
+
+/// Why a host left the view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossReason {
+    /// Nothing fresh heard for `loss tolerance` periods.
+    Silent,
+    /// It announced it stopped, drained or was suspended.
+    Left,
+    /// It restarted (new boot nonce).
+    Restarted,
+    /// Its cluster configuration differs.
+    ConfigMismatch,
+}
+
+/// Counters of received frames, by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Accepted heartbeats.
+    pub accepted: u64,
+    /// Failed authentication.
+    pub auth_failures: u64,
+    /// Replayed or stale.
+    pub replays: u64,
+    /// Structurally invalid.
+    pub malformed: u64,
+    /// From an old or refused incarnation.
+    pub stale_incarnations: u64,
+    /// Heartbeats sent.
+    pub sent: u64,
+}
+
+/// The state `nlb query` prints, with Windows NLB's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryState {
+    /// Agreeing on a new view.
+    Converging,
+    /// Draining before stopping.
+    Draining,
+    /// All members agree.
+    Converged,
+    /// All members agree and this host is the default host.
+    ConvergedAsDefault,
+    /// Not taking part.
+    Stopped,
+    /// Stopped and ignoring commands but resume.
+    Suspended,
+}
+
+impl fmt::Display for QueryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QueryState::Converging => "Converging",
+            QueryState::Draining => "Draining",
+            QueryState::Converged => "Converged",
+            QueryState::ConvergedAsDefault => "Converged as DEFAULT",
+            QueryState::Stopped => "Stopped",
+            QueryState::Suspended => "Suspended",
+        })
+    }
+}
+
+/// What a peer looks like from here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSnapshot {
+    /// Its id.
+    pub id: HostId,
+    /// Its advertised state.
+    pub state: WireState,
+    /// Time since its last accepted frame.
+    pub since_heard: Duration,
+    /// In our proposed view.
+    pub member: bool,
+    /// Its cluster configuration differs from ours.
+    pub config_mismatch: bool,
+}
+
+/// One rule as this host sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSnapshot {
+    /// This host's mode for the rule.
+    pub mode: RuleMode,
+    /// This host's weight for the rule.
+    pub weight: u8,
+    /// Slots by state.
+    pub slots: SlotCounts,
+}
+
+/// Everything `nlb query` and `nlb display` show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// This host.
+    pub host: HostId,
+    /// The state with Windows' name.
+    pub state: QueryState,
+    /// The state as advertised.
+    pub wire_state: WireState,
+    /// Members of the committed view.
+    pub committed: Vec<HostId>,
+    /// Members of the proposed view.
+    pub proposed: Vec<HostId>,
+    /// The default host of the committed view.
+    pub default_host: Option<HostId>,
+    /// Per rule, then the default host's traffic last.
+    pub rules: Vec<RuleSnapshot>,
+    /// Connections held in released slots.
+    pub held: u32,
+    /// Time left on the lease (None: no peers, unlimited).
+    pub lease_left: Option<Duration>,
+    /// Peers heard recently.
+    pub peers: Vec<PeerSnapshot>,
+    /// Frame counters.
+    pub counters: Counters,
+}
+
+struct Peer {
+    nonce: u64,
+    last_seq: u64,
+    previous: Option<(u64, u64)>,
+    refused: Vec<u64>,
+    heard_at: Duration,
+    fresh_at: Option<Duration>,
+    state: WireState,
+    digest: [u8; 16],
+    rules: Vec<WireRule>,
+    proposed: u64,
+    committed: Option<u64>,
+    held: u32,
+    /// Send time of our latest frame this peer acknowledged while its committed view
+    /// was one that includes us.
+    lease_ack: Option<Duration>,
+    mismatch_reported: bool,
+}
+
+struct Committed {
+    view: View,
+    digest: u64,
+    ownership: Ownership,
+    at: Duration,
+}
+
+/// The convergence state machine of one host.
+pub struct Node {
+    cluster: ClusterConfig,
+    id: HostId,
+    key: [u8; 32],
+    digest: [u8; 16],
+    nonce: u64,
+    next_seq: u64,
+    src: MacAddr,
+    dst: MacAddr,
+    period: Duration,
+    loss_window: Duration,
+    /// An acknowledgement proves a peer is live only if it acknowledges a frame sent
+    /// this recently: older ones may come from replayed frames.
+    ack_window: Duration,
+    lease_span: Duration,
+    handover_timeout: Duration,
+    state: WireState,
+    base: Vec<HostRuleSettings>,
+    modes: Vec<RuleMode>,
+    weights: Vec<u8>,
+    peers: BTreeMap<u8, Peer>,
+    sent: VecDeque<(u64, Duration)>,
+    proposed: View,
+    proposed_digest: u64,
+    committed: Option<Committed>,
+    previous_committed: Option<u64>,
+    /// Per rule, then one slot for the default host's traffic.
+    slots: Vec<Vec<SlotState>>,
+    /// Released slots: (rule, slot) -> (connections still held if reported, released at).
+    released: BTreeMap<(usize, u32), (Option<u32>, Duration)>,
+    blocked_by_mismatch: bool,
+    /// After a start, a host listens for a loss window before it may commit a view of
+    /// new hosts only: it would otherwise take every slot from peers it has not heard yet.
+    listening_until: Duration,
+    next_send: Duration,
+    last_send: Option<Duration>,
+    send_soon: bool,
+    auth_failures_unreported: u64,
+    last_auth_src: MacAddr,
+    last_auth_report: Option<Duration>,
+    transmit: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    counters: Counters,
+}
+
+impl Node {
+    /// A host as configured. `boot_nonce` must grow from one start of the host to the
+    /// next (the daemon uses the wall-clock time of its start); `seq_start` should be
+    /// random. `src` is the MAC heartbeats are sent from.
+    pub fn new(config: &Config, key: [u8; 32], boot_nonce: u64, seq_start: u64, src: MacAddr, now: Duration) -> Node {
+        let cluster = config.cluster.clone();
+        let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
+        let tolerance = cluster.loss_tolerance;
+        let dst = match cluster.mode {
+            crate::addressing::OperationMode::Unicast => MacAddr::BROADCAST,
+            mode => crate::addressing::ClusterAddressing { vip: cluster.vip }.cluster_mac(mode),
+        };
+        let state = match config.host.state {
+            InitialState::Started => WireState::Started,
+            InitialState::Stopped => WireState::Stopped,
+            InitialState::Suspended => WireState::Suspended,
+        };
+        let mut slots: Vec<Vec<SlotState>> = cluster
+            .rules
+            .iter()
+            .map(|r| {
+                let n = match r.filtering {
+                    Filtering::Multiple => cluster.table_size as usize,
+                    Filtering::Single => 1,
+                    Filtering::Disabled => 0,
+                };
+                vec![SlotState::NotOwned; n]
+            })
+            .collect();
+        slots.push(vec![SlotState::NotOwned; 1]);
+        let mut node = Node {
+            digest: cluster.digest().0,
+            id: config.host.id,
+            key,
+            nonce: boot_nonce,
+            next_seq: seq_start,
+            src,
+            dst,
+            period,
+            loss_window: period * tolerance,
+            ack_window: period * 2,
+            lease_span: period * (tolerance - 1),
+            handover_timeout: Duration::from_millis(cluster.handover_timeout_ms.into()),
+            state,
+            base: config.host.rules.clone(),
+            modes: vec![RuleMode::Enabled; cluster.rules.len()],
+            weights: config.host.rules.iter().map(|r| r.weight.value()).collect(),
+            peers: BTreeMap::new(),
+            sent: VecDeque::with_capacity(SENT_HISTORY),
+            proposed: View::default(),
+            proposed_digest: View::default().digest(),
+            committed: None,
+            previous_committed: None,
+            slots,
+            released: BTreeMap::new(),
+            blocked_by_mismatch: false,
+            listening_until: now + period * tolerance,
+            next_send: now,
+            last_send: None,
+            send_soon: true,
+            auth_failures_unreported: 0,
+            last_auth_src: MacAddr::default(),
+            last_auth_report: None,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            cluster,
+        };
+        node.reevaluate(now);
+        node
+    }
+
+    /// This host's id.
+    pub fn id(&self) -> HostId {
+        self.id
+    }
+
+    /// The cluster configuration.
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
+    /// This host's advertised state.
+    pub fn state(&self) -> WireState {
+        self.state
+    }
+
+    /// The next frame to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Frame counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// The next time after `now` at which `tick` must be called.
+    pub fn next_deadline(&self, now: Duration) -> Duration {
+        let mut candidates = vec![self.next_send, self.listening_until];
+        if self.send_soon {
+            candidates.push(self.earliest_triggered_send());
+        }
+        for p in self.peers.values() {
+            if let Some(f) = p.fresh_at {
+                candidates.push(f + self.loss_window);
+            }
+            candidates.push(p.heard_at + self.loss_window);
+        }
+        candidates.extend(self.lease_expiry());
+        if let Some(c) = &self.committed {
+            if self.slots.iter().flatten().any(|s| *s == SlotState::OwnedNewFlowsOnly) {
+                candidates.push(c.at + self.handover_timeout);
+            }
+        }
+        candidates.extend(self.released.values().map(|(_, at)| *at + self.handover_timeout));
+        candidates
+            .into_iter()
+            .filter(|&d| d > now)
+            .min()
+            .unwrap_or(now + self.period)
+    }
+
+    /// Advances time: sends due heartbeats, loses silent peers, finishes handovers.
+    pub fn tick(&mut self, now: Duration) {
+        self.reevaluate(now);
+    }
+
+    /// Handles one received frame.
+    ///
+    /// A rejected frame changes nothing but the counters.
+    pub fn handle_frame(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
+        self.accept(now, frame)?;
+        self.reevaluate(now);
+        Ok(())
+    }
+
+    /// Applies an operator command.
+    pub fn command(&mut self, now: Duration, cmd: Command) -> Result<(), CommandError> {
+        if self.state == WireState::Refused {
+            return Err(CommandError::Refused);
+        }
+        if self.state == WireState::Suspended && cmd != Command::Resume {
+            return Err(CommandError::Suspended);
+        }
+        let check = |sel: RuleSelector, n: usize| match sel {
+            RuleSelector::Index(i) if i >= n => Err(CommandError::NoSuchRule(i)),
+            _ => Ok(()),
+        };
+        match cmd {
+            Command::Start => {
+                if self.state == WireState::Stopped {
+                    self.listening_until = now + self.loss_window;
+                }
+                if matches!(self.state, WireState::Stopped | WireState::Draining) {
+                    self.set_state(WireState::Started);
+                }
+            }
+            Command::Stop => self.stop_now(WireState::Stopped),
+            Command::Suspend => self.stop_now(WireState::Suspended),
+            Command::Resume => {
+                if self.state == WireState::Suspended {
+                    self.set_state(WireState::Stopped);
+                }
+            }
+            Command::DrainStop => {
+                if self.state == WireState::Started {
+                    self.set_state(WireState::Draining);
+                }
+            }
+            Command::Enable(sel) | Command::Disable(sel) | Command::Drain(sel) => {
+                check(sel, self.modes.len())?;
+                let mode = match cmd {
+                    Command::Enable(_) => RuleMode::Enabled,
+                    Command::Disable(_) => RuleMode::Disabled,
+                    _ => RuleMode::Draining,
+                };
+                for (i, m) in self.modes.iter_mut().enumerate() {
+                    if sel == RuleSelector::All || sel == RuleSelector::Index(i) {
+                        *m = mode;
+                    }
+                }
+            }
+            Command::SetWeight { rule, weight } => {
+                check(RuleSelector::Index(rule), self.modes.len())?;
+                if self.cluster.rules[rule].filtering != Filtering::Multiple {
+                    return Err(CommandError::NotMultiple(rule));
+                }
+                if weight > 100 {
+                    return Err(CommandError::WeightOutOfRange(weight));
+                }
+                self.weights[rule] = weight;
+            }
+        }
+        self.send_soon = true;
+        self.reevaluate(now);
+        Ok(())
+    }
+
+    /// The data path's report of connections this host still holds in a released slot
+    /// (`rule` equal to the rule count stands for the default host's traffic).
+    pub fn report_held(&mut self, now: Duration, rule: usize, slot: u32, connections: u32) {
+        if let Some(entry) = self.released.get_mut(&(rule, slot)) {
+            entry.0 = Some(connections);
+        }
+        self.reevaluate(now);
+    }
+
+    /// This host's state for a slot.
+    pub fn slot_state(&self, rule: usize, slot: u32) -> SlotState {
+        self.slots
+            .get(rule)
+            .and_then(|t| t.get(slot as usize))
+            .copied()
+            .unwrap_or(SlotState::NotOwned)
+    }
+
+    /// Every slot state of a rule (the data path's table).
+    pub fn slot_states(&self, rule: usize) -> &[SlotState] {
+        &self.slots[rule]
+    }
+
+    /// Released slots still draining: (rule, slot).
+    pub fn released_slots(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.released.keys().copied()
+    }
+
+    /// When the lease runs out: the data path must take no new flow after it. `None`
+    /// when this host is alone in its view (no peer can take over).
+    pub fn lease_expiry(&self) -> Option<Duration> {
+        let c = self.committed.as_ref()?;
+        let mut expiry: Option<Duration> = None;
+        for m in c.view.members() {
+            if m.id == self.id {
+                continue;
+            }
+            let t = match self.peers.get(&m.id.0).and_then(|p| p.lease_ack) {
+                Some(ack) => ack + self.lease_span,
+                None => Duration::ZERO,
+            };
+            expiry = Some(expiry.map_or(t, |e| e.min(t)));
+        }
+        expiry
+    }
+
+    /// True when a new flow in this slot may be admitted now.
+    pub fn admits_new_flows(&self, rule: usize, slot: u32, now: Duration) -> bool {
+        self.slot_state(rule, slot).admits_new_flows() && self.lease_expiry().is_none_or(|e| now < e)
+    }
+
+    /// The ownership of the committed view.
+    pub fn ownership(&self) -> Option<&Ownership> {
+        self.committed.as_ref().map(|c| &c.ownership)
+    }
+
+    /// Digest of the committed view.
+    pub fn committed_digest(&self) -> Option<u64> {
+        self.committed.as_ref().map(|c| c.digest)
+    }
+
+    /// The committed view.
+    pub fn committed_view(&self) -> Option<&View> {
+        self.committed.as_ref().map(|c| &c.view)
+    }
+
+    /// This host as a member of a view, when it takes part.
+    pub fn as_member(&self) -> Option<Member> {
+        (self.state.is_member() && !self.blocked_by_mismatch).then(|| Member {
+            id: self.id,
+            nonce: self.nonce,
+            state: self.state,
+            rules: self.my_rules(),
+        })
+    }
+
+    /// Members of the committed view.
+    pub fn committed_members(&self) -> Vec<HostId> {
+        self.committed.as_ref().map(|c| c.view.ids()).unwrap_or_default()
+    }
+
+    /// Connections held in released slots, as advertised (unreported slots count one).
+    pub fn held(&self) -> u32 {
+        self.released.values().map(|(c, _)| c.unwrap_or(1)).sum()
+    }
+
+    /// The snapshot `nlb query` shows.
+    pub fn snapshot(&self, now: Duration) -> Snapshot {
+        let default_host = self.ownership().and_then(|o| o.default_host);
+        let converged = self.committed.as_ref().is_some_and(|c| c.digest == self.proposed_digest)
+            && self.all_members_committed()
+            && !self.slots.iter().flatten().any(|s| *s == SlotState::Pending);
+        let state = match self.state {
+            WireState::Stopped | WireState::Refused => QueryState::Stopped,
+            WireState::Suspended => QueryState::Suspended,
+            WireState::Draining => QueryState::Draining,
+            WireState::Started if converged && default_host == Some(self.id) => QueryState::ConvergedAsDefault,
+            WireState::Started if converged => QueryState::Converged,
+            WireState::Started => QueryState::Converging,
+        };
+        let mut rules: Vec<RuleSnapshot> = self
+            .modes
+            .iter()
+            .enumerate()
+            .map(|(i, &mode)| RuleSnapshot {
+                mode,
+                weight: self.weights[i],
+                slots: SlotCounts::of(&self.slots[i]),
+            })
+            .collect();
+        rules.push(RuleSnapshot {
+            mode: RuleMode::Enabled,
+            weight: 0,
+            slots: SlotCounts::of(&self.slots[self.modes.len()]),
+        });
+        Snapshot {
+            host: self.id,
+            state,
+            wire_state: self.state,
+            committed: self.committed_members(),
+            proposed: self.proposed.ids(),
+            default_host,
+            rules,
+            held: self.held(),
+            lease_left: self.lease_expiry().map(|e| e.saturating_sub(now)),
+            peers: self
+                .peers
+                .iter()
+                .filter(|(_, p)| now.saturating_sub(p.heard_at) < self.loss_window)
+                .map(|(&id, p)| PeerSnapshot {
+                    id: HostId(id),
+                    state: p.state,
+                    since_heard: now.saturating_sub(p.heard_at),
+                    member: self.proposed.get(HostId(id)).is_some(),
+                    config_mismatch: p.digest != self.digest,
+                })
+                .collect(),
+            counters: self.counters,
+        }
+    }
+
+    // ----- receiving -----
+
+    fn accept(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
+        let hb = match HeartbeatView::parse(frame, &self.key) {
+            Ok(v) => v,
+            Err(DecodeError::BadTag) => {
+                self.counters.auth_failures += 1;
+                self.auth_failures_unreported += 1;
+                self.last_auth_src = MacAddr(frame[6..12].try_into().expect("checked by parse"));
+                return Err(Rejection::Authentication);
+            }
+            Err(e) => {
+                self.counters.malformed += 1;
+                return Err(Rejection::Malformed(e));
+            }
+        };
+        if hb.host_id() == self.id.0 {
+            return self.accept_own_id(&hb, now);
+        }
+        // Replay protection per sender incarnation.
+        let id = hb.host_id();
+        let (nonce, seq) = (hb.boot_nonce(), hb.seq());
+        let mut restarted = false;
+        match self.peers.get_mut(&id) {
+            Some(p) if p.refused.contains(&nonce) => {
+                self.counters.stale_incarnations += 1;
+                return Err(Rejection::StaleIncarnation);
+            }
+            Some(p) if nonce == p.nonce => {
+                if seq <= p.last_seq {
+                    self.counters.replays += 1;
+                    return Err(Rejection::Replay);
+                }
+            }
+            Some(p) if nonce > p.nonce => {
+                p.previous = Some((p.nonce, p.last_seq));
+                p.nonce = nonce;
+                p.fresh_at = None;
+                p.lease_ack = None;
+                restarted = true;
+            }
+            Some(_) => {
+                self.counters.stale_incarnations += 1;
+                return Err(Rejection::StaleIncarnation);
+            }
+            None => {
+                self.peers.insert(
+                    id,
+                    Peer {
+                        nonce,
+                        last_seq: 0,
+                        previous: None,
+                        refused: Vec::new(),
+                        heard_at: now,
+                        fresh_at: None,
+                        state: WireState::Stopped,
+                        digest: [0; 16],
+                        rules: Vec::new(),
+                        proposed: 0,
+                        committed: None,
+                        held: 0,
+                        lease_ack: None,
+                        mismatch_reported: false,
+                    },
+                );
+            }
+        }
+        self.counters.accepted += 1;
+        // Which of our own recent frames this one acknowledges, if any.
+        let acked = hb.member(self.id.0).and_then(|m| self.sent_time_of(m.ack, now));
+        let acceptable_for_lease = match hb.committed() {
+            None => true,
+            Some(d) => {
+                Some(d) == self.committed_digest() || Some(d) == self.previous_committed || d == self.proposed_digest
+            }
+        };
+        let p = self.peers.get_mut(&id).expect("inserted above");
+        p.last_seq = seq;
+        p.heard_at = now;
+        p.state = hb.state();
+        p.digest = hb.cluster_digest();
+        p.rules = hb.rules().collect();
+        p.proposed = hb.proposed();
+        p.committed = hb.committed();
+        p.held = hb.held();
+        if let Some(sent_at) = acked {
+            p.fresh_at = Some(now);
+            if acceptable_for_lease {
+                p.lease_ack = Some(p.lease_ack.map_or(sent_at, |a| a.max(sent_at)));
+            }
+        }
+        if hb.state() == WireState::Refused {
+            // That incarnation gave way to an older one with the same id: forget it.
+            p.refused.push(nonce);
+            if p.refused.len() > 4 {
+                p.refused.remove(0);
+            }
+            if let Some((n, s)) = p.previous.take() {
+                p.nonce = n;
+                p.last_seq = s;
+            }
+            p.fresh_at = None;
+            p.lease_ack = None;
+        }
+        if restarted && self.proposed.get(HostId(id)).is_some() {
+            self.events.push_back(Event::HostLost {
+                host: HostId(id),
+                reason: LossReason::Restarted,
+            });
+        }
+        let mismatch = p.digest != self.digest;
+        if mismatch && !p.mismatch_reported {
+            p.mismatch_reported = true;
+            let theirs = p.digest;
+            self.update_mismatch_block(now);
+            self.events.push_back(Event::ConfigMismatch {
+                host: HostId(id),
+                theirs,
+                we_stand_aside: self.blocked_by_mismatch,
+            });
+        } else if !mismatch {
+            p.mismatch_reported = false;
+        }
+        Ok(())
+    }
+
+    /// A frame carrying our own id: our own looped back, or a duplicate host id.
+    fn accept_own_id(&mut self, hb: &HeartbeatView<'_>, now: Duration) -> Result<(), Rejection> {
+        let theirs = hb.boot_nonce();
+        if theirs == self.nonce || hb.state() == WireState::Refused {
+            return Err(Rejection::Own);
+        }
+        // A live duplicate hears our peers as we do: it acknowledges what they sent
+        // last. A replay of an old incarnation's frame (our own previous boot's, say)
+        // acknowledges what they sent long ago, and is not believed. Only peers we have
+        // verified (fresh) count: replays can put old sequence numbers in other records.
+        let live = hb.view().any(|m| {
+            self.peers.get(&m.id).filter(|p| self.fresh(p, now)).is_some_and(|p| {
+                let d = (p.last_seq & ACK_MASK).wrapping_sub(u64::from(m.ack)) & ACK_MASK;
+                d <= 2 || d >= ACK_MASK - 2
+            })
+        });
+        if !live {
+            self.counters.replays += 1;
+            return Err(Rejection::Replay);
+        }
+        self.counters.accepted += 1;
+        let we_refuse = theirs < self.nonce;
+        if we_refuse && self.state != WireState::Refused {
+            self.events.push_back(Event::DuplicateHostId { theirs, we_refuse });
+            self.stop_now(WireState::Refused);
+        } else if !we_refuse {
+            self.events.push_back(Event::DuplicateHostId { theirs, we_refuse });
+        }
+        Ok(())
+    }
+
+    /// The send time of our frame whose sequence number ends in `ack`, if it was sent
+    /// within the acknowledgement window.
+    fn sent_time_of(&self, ack: u32, now: Duration) -> Option<Duration> {
+        self.sent
+            .iter()
+            .rev()
+            .take_while(|(_, t)| now.saturating_sub(*t) <= self.ack_window)
+            .find(|(s, _)| *s & ACK_MASK == u64::from(ack))
+            .map(|(_, t)| *t)
+    }
+
+    // ----- deciding -----
+
+    fn reevaluate(&mut self, now: Duration) {
+        self.update_mismatch_block(now);
+        self.update_proposal(now);
+        self.try_commit(now);
+        self.progress(now);
+        self.report_auth_failures(now);
+        self.maybe_send(now);
+    }
+
+    fn fresh(&self, p: &Peer, now: Duration) -> bool {
+        p.fresh_at.is_some_and(|f| now < f + self.loss_window)
+    }
+
+    fn heard(&self, p: &Peer, now: Duration) -> bool {
+        now < p.heard_at + self.loss_window
+    }
+
+    /// The minority of a configuration split stands aside: the group with fewer live
+    /// hosts (ties: the group without the lowest host id) takes no traffic.
+    fn update_mismatch_block(&mut self, now: Duration) {
+        let mut groups: BTreeMap<[u8; 16], (usize, u8)> = BTreeMap::new();
+        groups.insert(self.digest, (1, self.id.0));
+        for (&id, p) in &self.peers {
+            if self.heard(p, now) && p.state != WireState::Refused {
+                let g = groups.entry(p.digest).or_insert((0, u8::MAX));
+                g.0 += 1;
+                g.1 = g.1.min(id);
+            }
+        }
+        let (ours, our_low) = groups[&self.digest];
+        self.blocked_by_mismatch = groups
+            .iter()
+            .any(|(d, &(n, low))| *d != self.digest && (n > ours || (n == ours && low < our_low)));
+    }
+
+    fn my_rules(&self) -> Vec<WireRule> {
+        self.cluster
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, _)| WireRule {
+                weight: self.weights[i],
+                priority: self.base[i].priority,
+                flags: match self.modes[i] {
+                    RuleMode::Enabled => RULE_ENABLED,
+                    RuleMode::Draining => RULE_ENABLED | RULE_DRAINING,
+                    RuleMode::Disabled => 0,
+                },
+            })
+            .collect()
+    }
+
+    fn update_proposal(&mut self, now: Duration) {
+        let mut members = Vec::new();
+        if self.state.is_member() && !self.blocked_by_mismatch {
+            members.push(Member {
+                id: self.id,
+                nonce: self.nonce,
+                state: self.state,
+                rules: self.my_rules(),
+            });
+            for (&id, p) in &self.peers {
+                if self.fresh(p, now)
+                    && p.state.is_member()
+                    && p.digest == self.digest
+                    && p.rules.len() == self.cluster.rules.len()
+                {
+                    members.push(Member {
+                        id: HostId(id),
+                        nonce: p.nonce,
+                        state: p.state,
+                        rules: p.rules.clone(),
+                    });
+                }
+            }
+        }
+        let view = View::new(members);
+        let digest = view.digest();
+        if digest == self.proposed_digest {
+            return;
+        }
+        for m in view.members() {
+            if m.id != self.id && self.proposed.get(m.id).is_none() {
+                self.events.push_back(Event::HostJoined { host: m.id });
+            }
+        }
+        for m in self.proposed.members() {
+            if m.id == self.id || view.get(m.id).is_some() {
+                continue;
+            }
+            let reason = match self.peers.get(&m.id.0) {
+                Some(p) if p.nonce != m.nonce => LossReason::Restarted,
+                Some(p) if p.digest != self.digest => LossReason::ConfigMismatch,
+                Some(p) if self.fresh(p, now) && !p.state.is_member() => LossReason::Left,
+                _ => LossReason::Silent,
+            };
+            self.events.push_back(Event::HostLost { host: m.id, reason });
+        }
+        self.proposed = view;
+        self.proposed_digest = digest;
+        self.send_soon = true;
+    }
+
+    fn try_commit(&mut self, now: Duration) {
+        if !self.proposed.contains(self.id, self.nonce) {
+            if self.committed.is_some() && !self.state.is_member() {
+                // Stopped or standing aside: everything was dropped when we left.
+                self.uncommit();
+            } else if self.committed.is_some() && self.blocked_by_mismatch {
+                self.uncommit();
+            }
+            return;
+        }
+        if self.committed.as_ref().is_some_and(|c| c.digest == self.proposed_digest) {
+            return;
+        }
+        let agreed = self.proposed.members().iter().all(|m| {
+            m.id == self.id
+                || self
+                    .peers
+                    .get(&m.id.0)
+                    .is_some_and(|p| p.nonce == m.nonce && p.proposed == self.proposed_digest)
+        });
+        // Joining an established cluster (a member already committed a view) is safe at
+        // once; a view of only new hosts waits until we have listened for a loss window.
+        let established = self
+            .proposed
+            .members()
+            .iter()
+            .any(|m| m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.committed.is_some()));
+        if agreed && (established || now >= self.listening_until) {
+            self.commit(now);
+        }
+    }
+
+    fn commit(&mut self, now: Duration) {
+        let view = self.proposed.clone();
+        let ownership = Ownership::build(&self.cluster, &view.live_hosts());
+        let me = Some(self.id);
+        let stopping = !self.state.is_member();
+        for r in 0..self.slots.len() {
+            let keep = !stopping && self.modes.get(r).is_none_or(|m| *m != RuleMode::Disabled);
+            let (mut gained, mut released) = (0u32, 0u32);
+            for s in 0..self.slots[r].len() {
+                let owner = owner_of(&ownership, r, s as u32);
+                let before = self.slots[r][s];
+                let after = before.on_commit(owner == me, keep);
+                if after == SlotState::ReleasedDraining && before != SlotState::ReleasedDraining {
+                    self.released.insert((r, s as u32), (None, now));
+                    released += 1;
+                }
+                if after != SlotState::ReleasedDraining {
+                    self.released.remove(&(r, s as u32));
+                }
+                if after == SlotState::Pending && before != SlotState::Pending {
+                    gained += 1;
+                }
+                self.slots[r][s] = after;
+            }
+            if gained + released > 0 {
+                self.events.push_back(Event::OwnershipChanged { rule: r, gained, released });
+            }
+        }
+        self.previous_committed = self.committed.as_ref().map(|c| c.digest);
+        self.events.push_back(Event::Converged {
+            members: view.ids(),
+            digest: self.proposed_digest,
+        });
+        self.committed = Some(Committed {
+            digest: self.proposed_digest,
+            view,
+            ownership,
+            at: now,
+        });
+        self.send_soon = true;
+    }
+
+    fn uncommit(&mut self) {
+        self.previous_committed = self.committed.take().map(|c| c.digest);
+        for t in &mut self.slots {
+            t.fill(SlotState::NotOwned);
+        }
+        self.released.clear();
+        self.send_soon = true;
+    }
+
+    fn all_members_committed(&self) -> bool {
+        let Some(c) = &self.committed else {
+            return false;
+        };
+        c.view.members().iter().all(|m| {
+            m.id == self.id
+                || self
+                    .peers
+                    .get(&m.id.0)
+                    .is_some_and(|p| p.nonce == m.nonce && p.committed == Some(c.digest))
+        })
+    }
+
+    fn progress(&mut self, now: Duration) {
+        let Some(c) = &self.committed else {
+            return;
+        };
+        let commit_at = c.at;
+        if self.all_members_committed() {
+            let others_hold = c
+                .view
+                .members()
+                .iter()
+                .any(|m| m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.held > 0));
+            let timed_out = now >= commit_at + self.handover_timeout;
+            for s in self.slots.iter_mut().flatten() {
+                if *s == SlotState::Pending {
+                    *s = SlotState::OwnedNewFlowsOnly;
+                }
+                if *s == SlotState::OwnedNewFlowsOnly && (!others_hold || timed_out) {
+                    *s = SlotState::Owned;
+                }
+            }
+        }
+        let timeout = self.handover_timeout;
+        let done: Vec<(usize, u32)> = self
+            .released
+            .iter()
+            .filter(|(_, (held, at))| *held == Some(0) || now >= *at + timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        for (r, s) in done {
+            self.released.remove(&(r, s));
+            self.slots[r][s as usize] = SlotState::NotOwned;
+        }
+        if self.state == WireState::Draining
+            && self.released.is_empty()
+            && !self.slots.iter().flatten().any(|s| *s != SlotState::NotOwned)
+            && self.committed.as_ref().is_some_and(|c| {
+                c.view.get(self.id).is_some_and(|m| m.state == WireState::Draining)
+            })
+        {
+            self.set_state(WireState::Stopped);
+            self.uncommit();
+        }
+    }
+
+    fn set_state(&mut self, to: WireState) {
+        if self.state != to {
+            self.events.push_back(Event::StateChanged { from: self.state, to });
+            self.state = to;
+            self.send_soon = true;
+        }
+    }
+
+    /// Leaves at once: drops every slot and connection, then announces it.
+    fn stop_now(&mut self, to: WireState) {
+        self.set_state(to);
+        self.uncommit();
+    }
+
+    fn report_auth_failures(&mut self, now: Duration) {
+        if self.auth_failures_unreported == 0 {
+            return;
+        }
+        if self.last_auth_report.is_some_and(|t| now < t + self.period) {
+            return;
+        }
+        self.events.push_back(Event::AuthenticationFailures {
+            src: self.last_auth_src,
+            count: self.auth_failures_unreported,
+        });
+        self.auth_failures_unreported = 0;
+        self.last_auth_report = Some(now);
+    }
+
+    // ----- sending -----
+
+    fn earliest_triggered_send(&self) -> Duration {
+        // Triggered heartbeats are rate-limited to ten per period.
+        self.last_send.map_or(Duration::ZERO, |t| t + self.period / 10)
+    }
+
+    fn maybe_send(&mut self, now: Duration) {
+        let due = now >= self.next_send || (self.send_soon && now >= self.earliest_triggered_send());
+        if !due {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let view: Vec<WireMember> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| self.heard(p, now) && p.digest == self.digest && p.state != WireState::Refused)
+            .map(|(&id, p)| WireMember {
+                id,
+                state: p.state,
+                settings_digest: super::view::settings_digest(&p.rules) as u8,
+                ack: (p.last_seq & ACK_MASK) as u32,
+            })
+            .collect();
+        let hb = Heartbeat {
+            dst: self.dst,
+            src: self.src,
+            host_id: self.id.0,
+            state: self.state,
+            cluster_digest: self.digest,
+            boot_nonce: self.nonce,
+            seq,
+            proposed: self.proposed_digest,
+            committed: self.committed_digest(),
+            held: self.held(),
+            rules: self.my_rules(),
+            view,
+        };
+        self.transmit.push_back(hb.encode(&self.key));
+        if self.sent.len() == SENT_HISTORY {
+            self.sent.pop_front();
+        }
+        self.sent.push_back((seq, now));
+        self.counters.sent += 1;
+        self.last_send = Some(now);
+        self.next_send = now + self.period;
+        self.send_soon = false;
+    }
+}
+
+/// The owner of a slot in an ownership (`rule` equal to the rule count: the default host).
+pub fn owner_of(o: &Ownership, rule: usize, slot: u32) -> Option<HostId> {
+    match o.rules.get(rule) {
+        Some(RuleOwnership::Multiple(t)) => t.owner(slot),
+        Some(RuleOwnership::Single(h)) => *h,
+        Some(RuleOwnership::Disabled) => None,
+        None => o.default_host,
+    }
+}

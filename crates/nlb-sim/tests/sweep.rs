@@ -1,0 +1,68 @@
+//! Sweeps many seeds of every scenario; any failure prints the command that replays it.
+//! `NLB_SIM_SEEDS` sets the seeds per scenario (default 1000).
+
+use nlb_sim::{run, Scenario};
+
+fn seeds() -> u64 {
+    std::env::var("NLB_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+}
+
+/// 2..=8 hosts, varying with the seed.
+fn hosts_for(seed: u64) -> usize {
+    2 + (seed % 7) as usize
+}
+
+fn sweep(scenario: Scenario) {
+    let mut failures = Vec::new();
+    let mut worst_convergence: f64 = 0.0;
+    let mut worst_failover: f64 = 0.0;
+    for seed in 0..seeds() {
+        let r = run(hosts_for(seed), seed, scenario);
+        worst_convergence = worst_convergence.max(r.max_convergence_ms);
+        worst_failover = worst_failover.max(r.failover_ms.unwrap_or(0.0));
+        if !r.invariant_violations.is_empty() {
+            failures.push(format!("{}: {:?}", r.replay_command(), r.invariant_violations.first().unwrap()));
+        }
+    }
+    eprintln!(
+        "{scenario}: {} seeds, {} failed; longest convergence {worst_convergence:.0} ms, longest failover {worst_failover:.0} ms",
+        seeds(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{} of {} seeds failed:\n{}", failures.len(), seeds(), failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn churn() {
+    sweep(Scenario::Churn);
+}
+
+#[test]
+fn crash() {
+    sweep(Scenario::Crash);
+}
+
+#[test]
+fn partition() {
+    sweep(Scenario::Partition);
+}
+
+#[test]
+fn join() {
+    sweep(Scenario::Join);
+}
+
+#[test]
+fn drain() {
+    sweep(Scenario::Drain);
+}
+
+#[test]
+fn flaky() {
+    sweep(Scenario::Flaky);
+}
+
+#[test]
+fn attack() {
+    sweep(Scenario::Attack);
+}
