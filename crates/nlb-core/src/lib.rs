@@ -14,10 +14,10 @@
 pub mod addressing;
 pub mod classify;
 pub mod config;
+pub mod convergence;
 pub mod hash;
 pub mod host;
 pub mod mac;
 pub mod rules;
 pub mod table;
 pub mod wire;
-pub mod convergence;

@@ -12,7 +12,7 @@
 //!  56  connections held in released slots (u32)
 //!  60  member bitmap (32 bytes, bit i = host id i)
 //!  92  per rule: weight, priority, rule flags     (3 bytes each)
-//!   .  per member, in id order: state, settings digest (u8), ack (u24)    (5 bytes each)
+//!   .  per member, in id order: state (bit 7: fresh), settings digest (u8), ack (u24)
 //!   .  tag: keyed BLAKE3 of everything before it, Ethernet header included (16 bytes)
 //! ```
 //!
@@ -102,7 +102,14 @@ pub struct WireMember {
     pub settings_digest: u8,
     /// The low 24 bits of the last sequence number the sender received from it.
     pub ack: u32,
+    /// True when that acknowledged frame proved the member live to the sender (it
+    /// acknowledged one of the sender's recent frames): only such acknowledgements
+    /// renew the member's lease.
+    pub fresh: bool,
 }
+
+/// Bit of a member entry's state byte that marks a fresh acknowledgement.
+const FRESH_BIT: u8 = 0x80;
 
 /// Why a frame was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -213,7 +220,7 @@ impl<'a> HeartbeatView<'a> {
             members,
         };
         for (_, at) in view.members() {
-            if WireState::from_u8(view.payload()[at]).is_none() {
+            if WireState::from_u8(view.payload()[at] & !FRESH_BIT).is_none() {
                 return Err(DecodeError::Malformed);
             }
         }
@@ -317,7 +324,8 @@ impl<'a> HeartbeatView<'a> {
         let p = self.payload();
         self.members().map(move |(id, at)| WireMember {
             id,
-            state: WireState::from_u8(p[at]).expect("checked in parse"),
+            state: WireState::from_u8(p[at] & !FRESH_BIT).expect("checked in parse"),
+            fresh: p[at] & FRESH_BIT != 0,
             settings_digest: p[at + 1],
             ack: u32::from_be_bytes([0, p[at + 2], p[at + 3], p[at + 4]]),
         })
@@ -408,7 +416,7 @@ impl Heartbeat {
             f.extend_from_slice(&[r.weight, r.priority, r.flags]);
         }
         for m in &view {
-            f.push(m.state as u8);
+            f.push(m.state as u8 | if m.fresh { FRESH_BIT } else { 0 });
             f.push(m.settings_digest);
             f.extend_from_slice(&m.ack.to_be_bytes()[1..]);
         }
@@ -450,6 +458,7 @@ mod tests {
                     state: WireState::Started,
                     settings_digest: id.wrapping_mul(3),
                     ack: u32::from(id) << 16 | 0xabcd,
+                    fresh: id % 2 == 0,
                 })
                 .collect(),
         }
@@ -474,6 +483,8 @@ mod tests {
         assert_eq!(ids, [1, 2, 3, 4, 5]);
         assert_eq!(v.member(4).unwrap().settings_digest, 12);
         assert_eq!(v.member(4).unwrap().ack, 0x04abcd);
+        assert!(v.member(4).unwrap().fresh && !v.member(3).unwrap().fresh);
+        assert_eq!(v.member(3).unwrap().state, WireState::Started);
         assert!(v.member(6).is_none());
         assert_eq!(v.src(), h.src);
     }

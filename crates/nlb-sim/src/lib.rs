@@ -104,13 +104,17 @@ impl Report {
     fn violation(&mut self, at: Duration, what: String) {
         // Keep the first few of each run: one root cause tends to repeat.
         if self.invariant_violations.len() < 20 {
-            self.invariant_violations.push((at.as_millis() as u64, what));
+            self.invariant_violations
+                .push((at.as_millis() as u64, what));
         }
     }
 
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
-        format!("nlb simulate --hosts {} --seed {} --scenario {}", self.hosts, self.seed, self.scenario)
+        format!(
+            "nlb simulate --hosts {} --seed {} --scenario {}",
+            self.hosts, self.seed, self.scenario
+        )
     }
 }
 
@@ -122,15 +126,25 @@ pub fn run(hosts: usize, seed: u64, scenario: Scenario) -> Report {
     let mut report = with.report.clone();
     if scenario == Scenario::Attack {
         let without = world::World::new(hosts, seed, scenario, false);
-        if let Some(i) = with.trace.iter().zip(&without.trace).position(|(a, b)| a != b) {
+        if let Some(i) = with
+            .trace
+            .iter()
+            .zip(&without.trace)
+            .position(|(a, b)| a != b)
+        {
             let (t, h, ..) = with.trace[i];
-            report.violation(t, format!("I4: the attacker changed host index {h}'s ownership at {} ms", t.as_millis()));
+            report.violation(
+                t,
+                format!(
+                    "I4: the attacker changed host index {h}'s ownership at {} ms",
+                    t.as_millis()
+                ),
+            );
         } else if with.trace.len() != without.trace.len() {
-            if std::env::var_os("NLB_SIM_DEBUG").is_some() {
-                let n = with.trace.len().min(without.trace.len());
-                eprintln!("with: {:?}\nwithout: {:?}", &with.trace[n.saturating_sub(2)..], &without.trace[n.saturating_sub(2)..]);
-            }
-            report.violation(Duration::ZERO, "I4: the attacker changed the ownership trace's length".into());
+            report.violation(
+                Duration::ZERO,
+                "I4: the attacker changed the ownership trace's length".into(),
+            );
         }
     }
     report

@@ -54,13 +54,14 @@ impl Scenario {
     pub(crate) fn plan(&self, hosts: usize, rng: &mut Rng) -> Plan {
         let ms = Duration::from_millis;
         let mut actions = Vec::new();
-        let boot_all = |actions: &mut Vec<(Duration, Action)>, except: Option<usize>, rng: &mut Rng| {
-            for h in 0..hosts {
-                if Some(h) != except {
-                    actions.push((ms(rng.range(0, 300)), Action::Boot(h)));
+        let boot_all =
+            |actions: &mut Vec<(Duration, Action)>, except: Option<usize>, rng: &mut Rng| {
+                for h in 0..hosts {
+                    if Some(h) != except {
+                        actions.push((ms(rng.range(0, 300)), Action::Boot(h)));
+                    }
                 }
-            }
-        };
+            };
         let pick = |rng: &mut Rng| rng.below(hosts as u64) as usize;
         let mut drain_host = None;
         let end = match self {
@@ -96,7 +97,10 @@ impl Scenario {
                 boot_all(&mut actions, None, rng);
                 actions.push((ms(0), Action::Flaky(true)));
                 let w = rng.range(1, 100) as u8;
-                actions.push((ms(2500), Action::Command(pick(rng), Command::SetWeight { rule: 0, weight: w })));
+                actions.push((
+                    ms(2500),
+                    Action::Command(pick(rng), Command::SetWeight { rule: 0, weight: w }),
+                ));
                 let r = pick(rng);
                 actions.push((ms(4000), Action::Crash(r)));
                 actions.push((ms(4300), Action::Boot(r)));
@@ -122,7 +126,13 @@ impl Scenario {
                         2 => Action::Command(h, Command::Stop),
                         3 => Action::Command(h, Command::Start),
                         4 => Action::Command(h, Command::DrainStop),
-                        5 => Action::Command(h, Command::SetWeight { rule: 0, weight: rng.range(1, 100) as u8 }),
+                        5 => Action::Command(
+                            h,
+                            Command::SetWeight {
+                                rule: 0,
+                                weight: rng.range(1, 100) as u8,
+                            },
+                        ),
                         6 => Action::Command(h, Command::Drain(RuleSelector::Index(0))),
                         7 => Action::Command(h, Command::Enable(RuleSelector::All)),
                         _ => Action::Command(h, Command::Disable(RuleSelector::Index(1))),
@@ -134,7 +144,10 @@ impl Scenario {
                 for h in 0..hosts {
                     actions.push((end - ms(3000), Action::Boot(h)));
                     actions.push((end - ms(3000), Action::Command(h, Command::Start)));
-                    actions.push((end - ms(3000), Action::Command(h, Command::Enable(RuleSelector::All))));
+                    actions.push((
+                        end - ms(3000),
+                        Action::Command(h, Command::Enable(RuleSelector::All)),
+                    ));
                 }
                 end
             }
@@ -145,7 +158,12 @@ impl Scenario {
             Scenario::Partition => ms(5000),
             _ => actions.iter().map(|(t, _)| *t).max().unwrap_or_default(),
         };
-        Plan { actions, end, quiet_from, drain_host }
+        Plan {
+            actions,
+            end,
+            quiet_from,
+            drain_host,
+        }
     }
 }
 

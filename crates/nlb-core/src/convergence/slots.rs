@@ -38,7 +38,9 @@ impl SlotState {
             (Owned, true) => Owned,
             (OwnedNewFlowsOnly, true) => OwnedNewFlowsOnly,
             (_, true) => Pending,
-            (Owned | OwnedNewFlowsOnly | ReleasedDraining, false) if keep_connections => ReleasedDraining,
+            (Owned | OwnedNewFlowsOnly | ReleasedDraining, false) if keep_connections => {
+                ReleasedDraining
+            }
             (_, false) => NotOwned,
         }
     }

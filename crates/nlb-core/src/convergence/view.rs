@@ -33,7 +33,8 @@ impl Member {
                 .rules
                 .iter()
                 .map(|r| {
-                    let active = started && r.flags & RULE_ENABLED != 0 && r.flags & RULE_DRAINING == 0;
+                    let active =
+                        started && r.flags & RULE_ENABLED != 0 && r.flags & RULE_DRAINING == 0;
                     Participation {
                         weight: if active { r.weight } else { 0 },
                         priority: r.priority,
