@@ -138,6 +138,12 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// Bytes on the wire (Ethernet header included, FCS and preamble not) of a heartbeat
+/// carrying `rules` rules and `members` view entries.
+pub fn frame_len(rules: usize, members: usize) -> usize {
+    ETH_HEADER_LEN + FIXED_LEN + rules * RULE_LEN + members * MEMBER_LEN + TAG_LEN
+}
+
 /// A checked, authenticated view over the bytes of one heartbeat frame.
 #[derive(Clone, Copy, Debug)]
 pub struct HeartbeatView<'a> {
@@ -487,6 +493,13 @@ mod tests {
         assert_eq!(v.member(3).unwrap().state, WireState::Started);
         assert!(v.member(6).is_none());
         assert_eq!(v.src(), h.src);
+    }
+
+    #[test]
+    fn frame_len_matches_encoding() {
+        for (m, r) in [(0u8, 0usize), (7, 1), (63, 3), (255, 32)] {
+            assert_eq!(sample(m, r).encode(&KEY).len(), frame_len(r, m as usize));
+        }
     }
 
     #[test]

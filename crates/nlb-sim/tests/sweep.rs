@@ -84,3 +84,24 @@ fn flaky() {
 fn attack() {
     sweep(Scenario::Attack);
 }
+
+/// Every scenario once at the largest supported size.
+#[test]
+fn sixty_four_hosts() {
+    let mut failures = Vec::new();
+    for scenario in Scenario::ALL {
+        let r = run(64, 1, scenario);
+        eprintln!(
+            "{scenario} with 64 hosts: longest convergence {:.0} ms, failover {:?} ms",
+            r.max_convergence_ms, r.failover_ms
+        );
+        if !r.invariant_violations.is_empty() {
+            failures.push(format!(
+                "{}: {:?}",
+                r.replay_command(),
+                r.invariant_violations.first().unwrap()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

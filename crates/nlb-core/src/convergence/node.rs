@@ -329,6 +329,8 @@ struct Peer {
     state: WireState,
     digest: [u8; 16],
     rules: Vec<WireRule>,
+    /// Digest of `rules`, kept to spare recomputing it for every proposal.
+    settings: u64,
     proposed: u64,
     committed: Option<u64>,
     held: u32,
@@ -377,6 +379,8 @@ pub struct Node {
     /// Released slots: (rule, slot) -> (connections still held if reported, released at).
     released: BTreeMap<(usize, u32), (Option<u32>, Duration)>,
     blocked_by_mismatch: bool,
+    /// The lease as of the last input (see [`Node::lease_expiry`]).
+    lease: Option<Duration>,
     /// After a start, a host listens for a loss window before it may commit a view of
     /// new hosts only: it would otherwise take every slot from peers it has not heard yet.
     listening_until: Duration,
@@ -454,6 +458,7 @@ impl Node {
             slots,
             released: BTreeMap::new(),
             blocked_by_mismatch: false,
+            lease: None,
             listening_until: now + period * tolerance,
             next_send: now,
             last_send: None,
@@ -640,6 +645,10 @@ impl Node {
     /// When the lease runs out: the data path must take no new flow after it. `None`
     /// when this host is alone in its view (no peer can take over).
     pub fn lease_expiry(&self) -> Option<Duration> {
+        self.lease
+    }
+
+    fn compute_lease(&self) -> Option<Duration> {
         let c = self.committed.as_ref()?;
         let mut expiry: Option<Duration> = None;
         for m in c.view.members() {
@@ -678,12 +687,8 @@ impl Node {
 
     /// This host as a member of a view, when it takes part.
     pub fn as_member(&self) -> Option<Member> {
-        (self.state.is_member() && !self.blocked_by_mismatch).then(|| Member {
-            id: self.id,
-            nonce: self.nonce,
-            state: self.state,
-            rules: self.my_rules(),
-        })
+        (self.state.is_member() && !self.blocked_by_mismatch)
+            .then(|| Member::new(self.id, self.nonce, self.state, self.my_rules()))
     }
 
     /// Members of the committed view.
@@ -823,6 +828,7 @@ impl Node {
                         state: WireState::Stopped,
                         digest: [0; 16],
                         rules: Vec::new(),
+                        settings: super::view::settings_digest(&[]),
                         proposed: 0,
                         committed: None,
                         held: 0,
@@ -853,7 +859,10 @@ impl Node {
         p.heard_at = now;
         p.state = hb.state();
         p.digest = hb.cluster_digest();
-        p.rules = hb.rules().collect();
+        if p.rules.len() != hb.rule_count() || !hb.rules().eq(p.rules.iter().copied()) {
+            p.rules = hb.rules().collect();
+            p.settings = super::view::settings_digest(&p.rules);
+        }
         p.proposed = hb.proposed();
         p.committed = hb.committed();
         p.held = hb.held();
@@ -953,6 +962,7 @@ impl Node {
         self.update_proposal(now);
         self.try_commit(now);
         self.progress(now);
+        self.lease = self.compute_lease();
         self.report_auth_failures(now);
         self.maybe_send(now);
     }
@@ -968,6 +978,14 @@ impl Node {
     /// The minority of a configuration split stands aside: the group with fewer live
     /// hosts (ties: the group without the lowest host id) takes no traffic.
     fn update_mismatch_block(&mut self, now: Duration) {
+        if self
+            .peers
+            .values()
+            .all(|p| p.digest == self.digest || !self.heard(p, now))
+        {
+            self.blocked_by_mismatch = false;
+            return;
+        }
         let mut groups: BTreeMap<[u8; 16], (usize, u8)> = BTreeMap::new();
         groups.insert(self.digest, (1, self.id.0));
         for (&id, p) in &self.peers {
@@ -1000,30 +1018,37 @@ impl Node {
             .collect()
     }
 
+    /// Peers that belong in our proposed view, in id order.
+    fn proposed_peers(&self, now: Duration) -> impl Iterator<Item = (&u8, &Peer)> {
+        let included = self.state.is_member() && !self.blocked_by_mismatch;
+        self.peers.iter().filter(move |(_, p)| {
+            included
+                && self.fresh(p, now)
+                && p.state.is_member()
+                && p.digest == self.digest
+                && p.rules.len() == self.cluster.rules.len()
+        })
+    }
+
     fn update_proposal(&mut self, now: Duration) {
-        let mut members = Vec::new();
-        if self.state.is_member() && !self.blocked_by_mismatch {
-            members.push(Member {
-                id: self.id,
-                nonce: self.nonce,
-                state: self.state,
-                rules: self.my_rules(),
-            });
-            for (&id, p) in &self.peers {
-                if self.fresh(p, now)
-                    && p.state.is_member()
-                    && p.digest == self.digest
-                    && p.rules.len() == self.cluster.rules.len()
-                {
-                    members.push(Member {
-                        id: HostId(id),
-                        nonce: p.nonce,
-                        state: p.state,
-                        rules: p.rules.clone(),
-                    });
-                }
-            }
+        // Cheap check first: most frames change nothing.
+        let me = (self.state.is_member() && !self.blocked_by_mismatch)
+            .then(|| Member::new(self.id, self.nonce, self.state, self.my_rules()));
+        let mut entries: Vec<(HostId, u64, WireState, u64)> = self
+            .proposed_peers(now)
+            .map(|(&id, p)| (HostId(id), p.nonce, p.state, p.settings))
+            .collect();
+        if let Some(m) = &me {
+            entries.push((m.id, m.nonce, m.state, m.settings_digest()));
         }
+        entries.sort_by_key(|e| e.0);
+        if super::view::view_digest(entries.iter().copied()) == self.proposed_digest {
+            return;
+        }
+        let mut members: Vec<Member> = me.into_iter().collect();
+        members.extend(self.proposed_peers(now).map(|(&id, p)| {
+            Member::with_digest(HostId(id), p.nonce, p.state, p.rules.clone(), p.settings)
+        }));
         let view = View::new(members);
         let digest = view.digest();
         if digest == self.proposed_digest {
@@ -1304,7 +1329,7 @@ impl Node {
             .map(|(&id, p)| WireMember {
                 id,
                 state: p.state,
-                settings_digest: super::view::settings_digest(&p.rules) as u8,
+                settings_digest: p.settings as u8,
                 ack: (p.last_seq & ACK_MASK) as u32,
                 fresh: p.last_was_fresh,
             })

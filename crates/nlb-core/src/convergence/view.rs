@@ -16,12 +16,44 @@ pub struct Member {
     pub state: WireState,
     /// The member's advertised per-rule settings.
     pub rules: Vec<WireRule>,
+    /// Digest of `rules`.
+    settings: u64,
 }
 
 impl Member {
-    /// Digest of the member's settings, as advertised in view entries.
+    /// A member with these settings.
+    pub fn new(id: HostId, nonce: u64, state: WireState, rules: Vec<WireRule>) -> Self {
+        let settings = settings_digest(&rules);
+        Member {
+            id,
+            nonce,
+            state,
+            rules,
+            settings,
+        }
+    }
+
+    /// A member whose settings digest is already known (it must be that of `rules`).
+    pub(crate) fn with_digest(
+        id: HostId,
+        nonce: u64,
+        state: WireState,
+        rules: Vec<WireRule>,
+        settings: u64,
+    ) -> Self {
+        debug_assert_eq!(settings, settings_digest(&rules));
+        Member {
+            id,
+            nonce,
+            state,
+            rules,
+            settings,
+        }
+    }
+
+    /// Digest of the member's settings.
     pub fn settings_digest(&self) -> u64 {
-        settings_digest(&self.rules)
+        self.settings
     }
 
     /// How this member takes part in ownership.
@@ -55,6 +87,25 @@ pub fn settings_digest(rules: &[WireRule]) -> u64 {
         h.update(&[r.weight, r.priority, r.flags]);
     }
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+/// The digest of a view with these members, given in id order as (id, boot nonce,
+/// state, settings digest): lets a host see whether its view changed without
+/// building it.
+pub fn view_digest(members: impl Iterator<Item = (HostId, u64, WireState, u64)>) -> u64 {
+    // One buffer hashed at once: many small hasher updates cost more than the hashing.
+    let mut buf = Vec::with_capacity(12 + 18 * 64);
+    buf.extend_from_slice(b"nlb view v1\0");
+    for (id, nonce, state, settings) in members {
+        buf.extend_from_slice(&[id.0, state as u8]);
+        buf.extend_from_slice(&nonce.to_le_bytes());
+        buf.extend_from_slice(&settings.to_le_bytes());
+    }
+    u64::from_le_bytes(
+        blake3::hash(&buf).as_bytes()[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
 }
 
 /// A view: members sorted by id.
@@ -93,14 +144,11 @@ impl View {
 
     /// The digest hosts compare to agree: covers ids, incarnations, states and settings.
     pub fn digest(&self) -> u64 {
-        let mut h = blake3::Hasher::new();
-        h.update(b"nlb view v1\0");
-        for m in &self.members {
-            h.update(&[m.id.0, m.state as u8]);
-            h.update(&m.nonce.to_le_bytes());
-            h.update(&m.settings_digest().to_le_bytes());
-        }
-        u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+        view_digest(
+            self.members
+                .iter()
+                .map(|m| (m.id, m.nonce, m.state, m.settings)),
+        )
     }
 
     /// The live hosts ownership is computed from.

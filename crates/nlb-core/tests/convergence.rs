@@ -1,0 +1,393 @@
+//! The convergence state machine, driven directly: frames delivered instantly to every
+//! other node, time advanced in 1 ms ticks. (The seeded simulator in nlb-sim covers
+//! faulty networks and invariants at scale.)
+
+use nlb_core::config::Config;
+use nlb_core::convergence::{Command, CommandError, Event, Node, QueryState, Rejection, SlotState};
+use nlb_core::host::HostId;
+use nlb_core::mac::MacAddr;
+use nlb_core::wire::WireState;
+use std::path::Path;
+use std::time::Duration;
+
+const KEY: [u8; 32] = [42; 32];
+
+fn config(id: u8, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[cluster]
+name = "t"
+vip = "198.51.100.10"
+key_file = "k"
+table_size = 251
+{extra}
+[[cluster.rule]]
+name = "web"
+ports = 80
+protocol = "tcp"
+
+[host]
+id = {id}
+interface = "eth0"
+"#
+    );
+    Config::parse(Path::new("t.toml"), &text).unwrap()
+}
+
+struct Lab {
+    nodes: Vec<Node>,
+    now: Duration,
+    /// Nodes that neither send nor receive.
+    cut: Vec<bool>,
+    events: Vec<Vec<Event>>,
+}
+
+impl Lab {
+    fn new(configs: &[Config]) -> Lab {
+        let nodes: Vec<Node> = configs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Node::new(
+                    c,
+                    KEY,
+                    100 + i as u64,
+                    1000 * i as u64,
+                    MacAddr([2, 0, 0, 0, 0, i as u8]),
+                    Duration::ZERO,
+                )
+            })
+            .collect();
+        let n = nodes.len();
+        Lab {
+            nodes,
+            now: Duration::ZERO,
+            cut: vec![false; n],
+            events: vec![vec![]; n],
+        }
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut frames = Vec::new();
+            for (i, n) in self.nodes.iter_mut().enumerate() {
+                while let Some(f) = n.poll_transmit() {
+                    if !self.cut[i] {
+                        frames.push((i, f));
+                    }
+                }
+                while let Some(e) = n.poll_event() {
+                    self.events[i].push(e);
+                }
+            }
+            if frames.is_empty() {
+                return;
+            }
+            for (from, f) in frames {
+                for to in 0..self.nodes.len() {
+                    if to != from && !self.cut[to] {
+                        let _ = self.nodes[to].handle_frame(self.now, &f);
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_for(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.now += Duration::from_millis(1);
+            for n in &mut self.nodes {
+                n.tick(self.now);
+            }
+            self.pump();
+        }
+    }
+
+    fn state(&self, i: usize) -> QueryState {
+        self.nodes[i].snapshot(self.now).state
+    }
+
+    fn owned(&self, i: usize) -> usize {
+        self.nodes[i]
+            .slot_states(0)
+            .iter()
+            .filter(|s| s.admits_new_flows())
+            .count()
+    }
+}
+
+#[test]
+fn hosts_converge_and_the_lowest_id_is_default() {
+    let mut lab = Lab::new(&[config(3, ""), config(7, ""), config(9, "")]);
+    lab.run_for(800);
+    assert_eq!(lab.state(0), QueryState::ConvergedAsDefault);
+    assert_eq!(lab.state(1), QueryState::Converged);
+    let total: usize = (0..3).map(|i| lab.owned(i)).sum();
+    assert_eq!(total, 251, "every slot owned exactly once");
+    assert!((0..3).all(|i| (83..=84).contains(&lab.owned(i))));
+    assert_eq!(
+        lab.nodes[1].committed_members(),
+        vec![HostId(3), HostId(7), HostId(9)]
+    );
+}
+
+#[test]
+fn a_crashed_host_is_taken_over_within_a_second() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(800);
+    lab.cut[2] = true;
+    let crashed_at = lab.now;
+    let mut taken_over = None;
+    for _ in 0..1500 {
+        lab.run_for(1);
+        if lab.owned(0) + lab.owned(1) == 251 && taken_over.is_none() {
+            taken_over = Some(lab.now - crashed_at);
+        }
+    }
+    let took = taken_over.expect("survivors own every slot");
+    assert!(took <= Duration::from_millis(1000), "{took:?}");
+    assert!(lab.events[0].iter().any(|e| matches!(
+        e,
+        Event::HostLost {
+            host: HostId(3),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_cut_off_host_stops_admitting_before_its_peers_take_over() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
+    lab.run_for(800);
+    assert!(lab.owned(1) > 0);
+    lab.cut[1] = true;
+    // Host 2 still believes it owns its slots, but its lease runs out first.
+    let mut fenced_at = None;
+    let mut taken_at = None;
+    for _ in 0..1500 {
+        lab.run_for(1);
+        let slot = (0..251)
+            .find(|&s| lab.nodes[1].slot_state(0, s) != SlotState::NotOwned)
+            .unwrap_or(0);
+        if fenced_at.is_none() && !lab.nodes[1].admits_new_flows(0, slot, lab.now) {
+            fenced_at = Some(lab.now);
+        }
+        if taken_at.is_none() && lab.owned(0) == 251 {
+            taken_at = Some(lab.now);
+        }
+    }
+    let (fenced, taken) = (fenced_at.unwrap(), taken_at.unwrap());
+    assert!(
+        fenced < taken,
+        "fenced at {fenced:?}, taken over at {taken:?}"
+    );
+}
+
+#[test]
+fn forged_and_replayed_frames_are_rejected_and_counted() {
+    let mut a = Node::new(
+        &config(1, ""),
+        KEY,
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, 1]),
+        Duration::ZERO,
+    );
+    let mut b = Node::new(
+        &config(2, ""),
+        KEY,
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, 2]),
+        Duration::ZERO,
+    );
+    let mut outsider = Node::new(
+        &config(5, ""),
+        [7; 32],
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, 5]),
+        Duration::ZERO,
+    );
+    let f = b.poll_transmit().unwrap();
+    assert_eq!(a.handle_frame(Duration::from_millis(1), &f), Ok(()));
+    assert_eq!(
+        a.handle_frame(Duration::from_millis(2), &f),
+        Err(Rejection::Replay)
+    );
+    let forged = outsider.poll_transmit().unwrap();
+    assert_eq!(
+        a.handle_frame(Duration::from_millis(3), &forged),
+        Err(Rejection::Authentication)
+    );
+    let mut flipped = f.clone();
+    flipped[40] ^= 1;
+    assert_eq!(
+        a.handle_frame(Duration::from_millis(4), &flipped),
+        Err(Rejection::Authentication)
+    );
+    assert!(matches!(
+        a.handle_frame(Duration::from_millis(5), &f[..20]),
+        Err(Rejection::Malformed(_))
+    ));
+    let c = a.counters();
+    assert_eq!(
+        (c.accepted, c.replays, c.auth_failures, c.malformed),
+        (1, 1, 2, 1)
+    );
+    a.tick(Duration::from_millis(200));
+    let mut events = Vec::new();
+    while let Some(e) = a.poll_event() {
+        events.push(e);
+    }
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::AuthenticationFailures { count: 2, .. })));
+}
+
+#[test]
+fn a_host_with_other_rules_stands_aside_and_the_rest_carry_on() {
+    let odd = config(3, "").cluster.rules.len(); // same count, different port below
+    assert_eq!(odd, 1);
+    let text = |id| config(id, "");
+    let mut other = config(3, "");
+    other.cluster.rules[0].port_end = 81;
+    let mut lab = Lab::new(&[text(1), text(2), other]);
+    lab.run_for(800);
+    assert_eq!(lab.owned(0) + lab.owned(1), 251);
+    assert_eq!(lab.owned(2), 0);
+    assert_eq!(lab.nodes[0].committed_members(), vec![HostId(1), HostId(2)]);
+    assert!(lab.events[2].iter().any(|e| matches!(
+        e,
+        Event::ConfigMismatch {
+            we_stand_aside: true,
+            ..
+        }
+    )));
+    assert!(lab.events[0].iter().any(|e| matches!(
+        e,
+        Event::ConfigMismatch {
+            host: HostId(3),
+            we_stand_aside: false,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn the_newer_of_two_hosts_with_one_id_refuses() {
+    // Node 1 (boot nonce 101) is newer than node 0 (nonce 100); both say id 4.
+    let mut lab = Lab::new(&[config(4, ""), config(4, ""), config(6, "")]);
+    lab.run_for(800);
+    assert_eq!(lab.nodes[1].state(), WireState::Refused);
+    assert_eq!(lab.nodes[0].state(), WireState::Started);
+    assert!(lab.events[1].iter().any(|e| matches!(
+        e,
+        Event::DuplicateHostId {
+            we_refuse: true,
+            ..
+        }
+    )));
+    assert_eq!(lab.owned(0) + lab.owned(2), 251);
+    assert_eq!(lab.owned(1), 0);
+    assert_eq!(
+        lab.nodes[1].command(lab.now, Command::Start),
+        Err(CommandError::Refused)
+    );
+}
+
+#[test]
+fn suspend_resume_start_stop() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
+    lab.run_for(800);
+    let now = lab.now;
+    lab.nodes[1].command(now, Command::Suspend).unwrap();
+    assert_eq!(
+        lab.nodes[1].command(now, Command::Start),
+        Err(CommandError::Suspended)
+    );
+    lab.run_for(50);
+    assert_eq!(lab.state(1), QueryState::Suspended);
+    assert_eq!(lab.owned(0), 251);
+    lab.nodes[1].command(lab.now, Command::Resume).unwrap();
+    assert_eq!(lab.state(1), QueryState::Stopped);
+    lab.nodes[1].command(lab.now, Command::Start).unwrap();
+    lab.run_for(100);
+    assert!(
+        lab.owned(1) > 0,
+        "a started host rejoins an established cluster at once"
+    );
+    lab.nodes[0].command(lab.now, Command::Stop).unwrap();
+    lab.run_for(50);
+    assert_eq!(lab.owned(0), 0);
+    // Alone, host 2 may hold everything only after listening a full loss window since
+    // its start (it cannot yet know that nobody else is there).
+    lab.run_for(500);
+    assert_eq!(lab.owned(1), 251);
+}
+
+#[test]
+fn drainstop_keeps_connections_then_stops() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
+    lab.run_for(800);
+    lab.nodes[1].command(lab.now, Command::DrainStop).unwrap();
+    // At once: no new flows on the draining host.
+    assert_eq!(lab.owned(1), 0);
+    lab.run_for(50);
+    assert_eq!(lab.state(1), QueryState::Draining);
+    let released: Vec<(usize, u32)> = lab.nodes[1].released_slots().collect();
+    assert!(!released.is_empty());
+    // The data path reports a connection in one released slot and none in the others.
+    let (r0, s0) = released[0];
+    let now = lab.now;
+    lab.nodes[1].report_held(now, r0, s0, 1);
+    for &(r, s) in &released[1..] {
+        lab.nodes[1].report_held(now, r, s, 0);
+    }
+    lab.run_for(50);
+    assert_eq!(lab.state(1), QueryState::Draining, "one connection left");
+    assert_eq!(lab.nodes[1].slot_state(r0, s0), SlotState::ReleasedDraining);
+    // The new owner takes only new flows there while the old one still holds a connection.
+    assert_eq!(
+        lab.nodes[0].slot_state(r0, s0),
+        SlotState::OwnedNewFlowsOnly
+    );
+    let now = lab.now;
+    lab.nodes[1].report_held(now, r0, s0, 0);
+    lab.run_for(50);
+    assert_eq!(lab.state(1), QueryState::Stopped);
+    assert_eq!(lab.nodes[0].slot_state(r0, s0), SlotState::Owned);
+}
+
+#[test]
+fn weight_change_moves_slots_with_handover() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
+    lab.run_for(800);
+    let before = lab.owned(1);
+    lab.nodes[1]
+        .command(
+            lab.now,
+            Command::SetWeight {
+                rule: 0,
+                weight: 10,
+            },
+        )
+        .unwrap();
+    lab.run_for(50);
+    assert!(lab.owned(1) < before / 2, "{} of {before}", lab.owned(1));
+    assert_eq!(lab.owned(0) + lab.owned(1), 251);
+    assert!(
+        lab.nodes[1].released_slots().count() > 0,
+        "released slots drain first"
+    );
+    assert_eq!(
+        lab.nodes[0].command(
+            lab.now,
+            Command::SetWeight {
+                rule: 0,
+                weight: 101
+            }
+        ),
+        Err(CommandError::WeightOutOfRange(101))
+    );
+}
