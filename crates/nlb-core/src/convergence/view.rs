@@ -24,13 +24,7 @@ impl Member {
     /// A member with these settings.
     pub fn new(id: HostId, nonce: u64, state: WireState, rules: Vec<WireRule>) -> Self {
         let settings = settings_digest(&rules);
-        Member {
-            id,
-            nonce,
-            state,
-            rules,
-            settings,
-        }
+        Self::with_digest(id, nonce, state, rules, settings)
     }
 
     /// A member whose settings digest is already known (it must be that of `rules`).
