@@ -4,13 +4,14 @@
 # tests need is listed in PACKAGES.
 set -euo pipefail
 
-PACKAGES=()
+# clang builds the XDP program; libbpf-dev has bpf_helpers.h; linux-libc-dev has linux/bpf.h.
+PACKAGES=(clang libbpf-dev linux-libc-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if ((${#missing[@]})); then
-    apt-get update -qq
+    apt-get update -qq || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi

@@ -6,11 +6,12 @@
 //! (owned-new-flows-only) until no member holds connections in slots it released, or
 //! the handover timeout passes. Only then does B admit everything (owned).
 
-/// This host's state for one slot.
+/// This host's state for one slot. The numbering is the data path's (bpf/nlb_xdp.c).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SlotState {
     /// Not ours: drop what our connection table does not know.
-    NotOwned,
+    NotOwned = 0,
     /// Ours in the committed view, but some member has not committed it yet: the old
     /// owner may still take new flows, so we take none.
     Pending,

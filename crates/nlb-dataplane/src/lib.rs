@@ -1,0 +1,398 @@
+//! # nlb-dataplane
+//!
+//! nlb's XDP data path: the BPF program (`bpf/nlb_xdp.c`, compiled by clang in this
+//! crate's build script), loaded with aya, and its maps, filled from the sans-IO core.
+//! Every packet to a VIP is classified exactly as [`nlb_core::classify`] does and
+//! admitted or dropped by this host's slot states, its connection table and its lease.
+
+pub mod packet;
+
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
+use aya::programs::{TestRun, TestRunOptions, Xdp};
+use aya::{Ebpf, EbpfLoader, Pod};
+use nlb_core::config::ClusterConfig;
+use nlb_core::convergence::SlotState;
+use nlb_core::mac::MacAddr;
+use nlb_core::rules::{Affinity, Filtering, Protocol, RuleVip};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The compiled data path program.
+pub static XDP_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nlb_xdp.o"));
+/// A program that passes every frame: the baseline of benchmarks.
+pub static PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pass.o"));
+
+const MAX_VIPS: usize = 16;
+const SLOTS_PER_CHUNK: usize = 64;
+
+/// Mirrors `struct config` of the program.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct Config {
+    seed: u64,
+    lease_deadline_ns: u64,
+    idle_timeout_ns: u64,
+    table_size: u32,
+    chunks_per_rule: u32,
+    nr_rules: u32,
+    nr_vips: u32,
+    cluster_mac: [u8; 6],
+    own_mac: [u8; 6],
+    tx_mac: [u8; 6],
+    pad: [u8; 2],
+    vips: [u32; MAX_VIPS],
+}
+// SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
+unsafe impl Pod for Config {}
+
+/// Mirrors `struct rule`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct Rule {
+    vip: u32,
+    port_lo: u16,
+    port_hi: u16,
+    proto: u8,
+    filtering: u8,
+    affinity: u8,
+    pad: u8,
+}
+// SAFETY: as above.
+unsafe impl Pod for Rule {}
+
+/// Mirrors `struct slot_chunk`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct SlotChunk {
+    state: [u8; SLOTS_PER_CHUNK],
+}
+// SAFETY: as above.
+unsafe impl Pod for SlotChunk {}
+
+/// Counters kept by the program, by verdict (order of `enum counter`).
+pub const COUNTER_NAMES: [&str; 14] = [
+    "pass_not_ipv4",
+    "pass_heartbeat",
+    "pass_not_vip",
+    "arp_replied",
+    "arp_passed",
+    "admit_established",
+    "admit_new",
+    "admit_owned",
+    "drop_not_owned",
+    "drop_fenced",
+    "drop_disabled",
+    "drop_malformed",
+    "admit_fragment",
+    "drop_fragment",
+];
+
+/// What can go wrong loading or driving the data path.
+#[derive(Debug)]
+pub enum Error {
+    /// The kernel refused the program or a map (needs root / CAP_BPF).
+    Load(String),
+    /// A map operation failed.
+    Map(String),
+    /// The configuration does not fit the data path.
+    Unsupported(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Load(e) => write!(f, "cannot load the XDP program: {e}"),
+            Error::Map(e) => write!(f, "BPF map operation failed: {e}"),
+            Error::Unsupported(e) => write!(f, "unsupported by the data path: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn map_err(e: impl fmt::Display) -> Error {
+    Error::Map(e.to_string())
+}
+
+/// The MACs the program uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Macs {
+    /// The cluster MAC ARP answers with.
+    pub cluster: MacAddr,
+    /// This interface's own MAC: admitted group-addressed frames are re-addressed to it.
+    pub own: MacAddr,
+    /// Source MAC of frames the program sends (the masked MAC in unicast mode).
+    pub tx: MacAddr,
+}
+
+/// The outcome of one BPF_PROG_RUN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// XDP action: 1 drop, 2 pass, 3 tx.
+    pub action: u32,
+    /// The frame as the program left it.
+    pub frame: Vec<u8>,
+    /// Mean time per repetition, as the kernel measured it.
+    pub per_run: Duration,
+}
+
+/// XDP_DROP.
+pub const XDP_DROP: u32 = 1;
+/// XDP_PASS.
+pub const XDP_PASS: u32 = 2;
+/// XDP_TX.
+pub const XDP_TX: u32 = 3;
+
+/// The loaded data path of one cluster interface.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    config: Config,
+    rules: usize,
+}
+
+/// Now on the clock `bpf_ktime_get_ns` reads (CLOCK_MONOTONIC).
+pub fn ktime_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn ipv4(ip: IpAddr) -> Result<u32, Error> {
+    match ip {
+        IpAddr::V4(a) => Ok(u32::from_ne_bytes(a.octets())),
+        IpAddr::V6(_) => Err(Error::Unsupported(format!(
+            "{ip}: the data path handles IPv4 VIPs only"
+        ))),
+    }
+}
+
+impl Dataplane {
+    /// Loads the program (not attached) with maps sized for `cluster`.
+    pub fn load(cluster: &ClusterConfig) -> Result<Self, Error> {
+        let rules = cluster.rules.len();
+        let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
+        let entries = (rules + 1) * chunks;
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("SLOTS", entries as u32)
+            .load(XDP_OBJECT)
+            .map_err(|e| Error::Load(e.to_string()))?;
+        let prog: &mut Xdp = ebpf
+            .program_mut("nlb_xdp")
+            .ok_or_else(|| Error::Load("no nlb_xdp program in the object".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
+        let vips: Vec<IpAddr> = cluster.vips().collect();
+        if vips.len() > MAX_VIPS {
+            return Err(Error::Unsupported(format!(
+                "{} VIPs; at most {MAX_VIPS}",
+                vips.len()
+            )));
+        }
+        let mut config = Config {
+            seed: cluster.hash_seed,
+            idle_timeout_ns: 300_000_000_000,
+            table_size: cluster.table_size,
+            chunks_per_rule: chunks as u32,
+            nr_rules: rules as u32,
+            nr_vips: vips.len() as u32,
+            ..Config::default()
+        };
+        for (i, v) in vips.iter().enumerate() {
+            config.vips[i] = ipv4(*v)?;
+        }
+        let mut dp = Dataplane {
+            ebpf,
+            config,
+            rules,
+        };
+        dp.write_rules(cluster)?;
+        dp.write_config()?;
+        Ok(dp)
+    }
+
+    fn write_rules(&mut self, cluster: &ClusterConfig) -> Result<(), Error> {
+        let mut map: Array<&mut MapData, Rule> =
+            Array::try_from(self.ebpf.map_mut("RULES").expect("RULES")).map_err(map_err)?;
+        for (i, r) in cluster.rules.iter().enumerate() {
+            let rule = Rule {
+                vip: match r.vip {
+                    RuleVip::All => 0,
+                    RuleVip::Addr(a) => ipv4(a)?,
+                },
+                port_lo: r.port_start,
+                port_hi: r.port_end,
+                proto: match r.protocol {
+                    Protocol::Tcp => 6,
+                    Protocol::Udp => 17,
+                    Protocol::Both => 0,
+                },
+                filtering: match r.filtering {
+                    Filtering::Multiple => 0,
+                    Filtering::Single => 1,
+                    Filtering::Disabled => 2,
+                },
+                affinity: match r.affinity {
+                    Affinity::None => 0,
+                    Affinity::Single => 1,
+                    Affinity::Network => 2,
+                },
+                pad: 0,
+            };
+            map.set(i as u32, rule, 0).map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    fn write_config(&mut self) -> Result<(), Error> {
+        let mut map: Array<&mut MapData, Config> =
+            Array::try_from(self.ebpf.map_mut("CONFIG").expect("CONFIG")).map_err(map_err)?;
+        map.set(0, self.config, 0).map_err(map_err)
+    }
+
+    /// Sets the MACs the program uses.
+    pub fn set_macs(&mut self, macs: Macs) -> Result<(), Error> {
+        self.config.cluster_mac = macs.cluster.0;
+        self.config.own_mac = macs.own.0;
+        self.config.tx_mac = macs.tx.0;
+        self.write_config()
+    }
+
+    /// Sets the lease: no new flow is admitted once the kernel's monotonic clock
+    /// reaches `deadline` (see [`ktime_now`]).
+    pub fn set_lease_deadline(&mut self, deadline: Duration) -> Result<(), Error> {
+        self.config.lease_deadline_ns = deadline.as_nanos() as u64;
+        self.write_config()
+    }
+
+    /// Sets how long an idle connection table entry is remembered.
+    pub fn set_idle_timeout(&mut self, idle: Duration) -> Result<(), Error> {
+        self.config.idle_timeout_ns = idle.as_nanos() as u64;
+        self.write_config()
+    }
+
+    /// Writes a rule's slot states (`rule` equal to the rule count: the default host's
+    /// traffic, one slot).
+    pub fn set_slots(&mut self, rule: usize, states: &[SlotState]) -> Result<(), Error> {
+        if rule > self.rules {
+            return Err(Error::Unsupported(format!("rule {rule} of {}", self.rules)));
+        }
+        let chunks = self.config.chunks_per_rule as usize;
+        let mut map: Array<&mut MapData, SlotChunk> =
+            Array::try_from(self.ebpf.map_mut("SLOTS").expect("SLOTS")).map_err(map_err)?;
+        for (c, part) in states.chunks(SLOTS_PER_CHUNK).enumerate().take(chunks) {
+            let mut chunk = SlotChunk {
+                state: [0; SLOTS_PER_CHUNK],
+            };
+            for (i, s) in part.iter().enumerate() {
+                chunk.state[i] = *s as u8;
+            }
+            map.set((rule * chunks + c) as u32, chunk, 0)
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one slot's state.
+    pub fn set_slot(&mut self, rule: usize, slot: u32, state: SlotState) -> Result<(), Error> {
+        let chunks = self.config.chunks_per_rule as usize;
+        let key = (rule * chunks + slot as usize / SLOTS_PER_CHUNK) as u32;
+        let mut map: Array<&mut MapData, SlotChunk> =
+            Array::try_from(self.ebpf.map_mut("SLOTS").expect("SLOTS")).map_err(map_err)?;
+        let mut chunk = map.get(&key, 0).map_err(map_err)?;
+        chunk.state[slot as usize % SLOTS_PER_CHUNK] = state as u8;
+        map.set(key, chunk, 0).map_err(map_err)
+    }
+
+    /// Connections in the connection table.
+    pub fn connections(&self) -> Result<usize, Error> {
+        let map: HashMap<&MapData, [u8; 16], u64> =
+            HashMap::try_from(self.ebpf.map("CONNS").expect("CONNS")).map_err(map_err)?;
+        Ok(map.keys().filter(|k| k.is_ok()).count())
+    }
+
+    /// Forgets every connection (a stop drops existing connections).
+    pub fn clear_connections(&mut self) -> Result<(), Error> {
+        let mut map: HashMap<&mut MapData, [u8; 16], u64> =
+            HashMap::try_from(self.ebpf.map_mut("CONNS").expect("CONNS")).map_err(map_err)?;
+        let keys: Vec<[u8; 16]> = map.keys().filter_map(Result::ok).collect();
+        for k in keys {
+            // An entry the LRU already evicted is fine.
+            let _ = map.remove(&k);
+        }
+        Ok(())
+    }
+
+    /// Counters summed over CPUs, named as [`COUNTER_NAMES`].
+    pub fn counters(&self) -> Result<Vec<(&'static str, u64)>, Error> {
+        let map: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.ebpf.map("COUNTERS").expect("COUNTERS")).map_err(map_err)?;
+        COUNTER_NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let per_cpu = map.get(&(i as u32), 0).map_err(map_err)?;
+                Ok((*name, per_cpu.iter().sum()))
+            })
+            .collect()
+    }
+
+    /// Runs the program on one frame with BPF_PROG_RUN, `repeat` times.
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<RunResult, Error> {
+        run(self.ebpf.program("nlb_xdp"), frame, repeat)
+    }
+}
+
+fn run(
+    prog: Option<&aya::programs::Program>,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<RunResult, Error> {
+    let prog: &Xdp = prog
+        .ok_or_else(|| Error::Load("program missing".into()))?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+    let mut out = vec![0u8; frame.len() + 256];
+    let mut opts = TestRunOptions::new();
+    opts.data_in = Some(frame);
+    opts.data_out = Some(&mut out);
+    opts.repeat = repeat;
+    let r = prog
+        .test_run(opts)
+        .map_err(|e| Error::Load(format!("BPF_PROG_RUN: {e}")))?;
+    out.truncate(r.data_size_out as usize);
+    Ok(RunResult {
+        action: r.return_value,
+        frame: out,
+        per_run: r.duration,
+    })
+}
+
+/// The XDP_PASS-only baseline, loaded for benchmarks.
+pub struct PassProgram {
+    ebpf: Ebpf,
+}
+
+impl PassProgram {
+    /// Loads it.
+    pub fn load() -> Result<Self, Error> {
+        let mut ebpf = Ebpf::load(PASS_OBJECT).map_err(|e| Error::Load(e.to_string()))?;
+        let prog: &mut Xdp = ebpf
+            .program_mut("xdp_pass")
+            .ok_or_else(|| Error::Load("no xdp_pass program".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
+        Ok(PassProgram { ebpf })
+    }
+
+    /// Runs it on one frame, `repeat` times.
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<RunResult, Error> {
+        run(self.ebpf.program("xdp_pass"), frame, repeat)
+    }
+}
