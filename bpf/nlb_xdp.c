@@ -56,8 +56,9 @@ enum counter {
 
 struct config {
 	__u64 seed;
-	/* No new flow is admitted once bpf_ktime_get_ns() reaches this: the daemon
-	 * renews it every period, so a dead or hung daemon fails closed. */
+	/* No new flow is admitted once bpf_ktime_get_coarse_ns() reaches this: the daemon
+	 * renews it every period, so a dead or hung daemon fails closed. The coarse clock
+	 * lags the fine one by at most a tick, well inside the lease's one-period margin. */
 	__u64 lease_deadline_ns;
 	/* Connection table entries idle longer than this are forgotten. */
 	__u64 idle_timeout_ns;
@@ -262,7 +263,34 @@ struct verdict_in {
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-/* 1: admit, 0: drop. */
+/* The connection table entry of a flow this host holds, refreshed; FIN and RST end it.
+ * 1 when found. */
+static __always_inline int established(const struct config *cfg, struct flow_key *key, __u8 tcp_flags)
+{
+	struct flow *f = bpf_map_lookup_elem(&CONNS, key);
+	if (!f)
+		return 0;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	if (now - f->last_ns > cfg->idle_timeout_ns) {
+		bpf_map_delete_elem(&CONNS, key);
+		return 0;
+	}
+	if (tcp_flags & (TCP_FIN | TCP_RST))
+		bpf_map_delete_elem(&CONNS, key);
+	else
+		f->last_ns = now;
+	return 1;
+}
+
+/* 1: admit, 0: drop.
+ *
+ * Classification comes first, so the common cases touch no table: a slot this host
+ * does not own is dropped at once (the convergence protocol moves a slot to not-owned
+ * only once this host holds no connection there), and a segment in a fully owned slot
+ * is admitted at once. The connection table is consulted where ownership is in
+ * transition: released, new-flows-only and pending slots. Entries are not refreshed
+ * while their slot is fully owned; the daemon stamps a slot's entries when it releases
+ * it, so the idle timeout counts from then at the earliest. */
 static __always_inline int decide(const struct config *cfg, const struct verdict_in *in)
 {
 	struct flow_key key = {
@@ -272,27 +300,10 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 		.server_port = in->server_port,
 		.proto = in->proto,
 	};
-	__u64 now = bpf_ktime_get_ns();
 
-	/* Established connections this host holds are always its own. */
-	if (in->proto == IPPROTO_TCP) {
-		struct flow *f = bpf_map_lookup_elem(&CONNS, &key);
-		if (f) {
-			if (now - f->last_ns <= cfg->idle_timeout_ns) {
-				if (in->tcp_flags & (TCP_FIN | TCP_RST))
-					bpf_map_delete_elem(&CONNS, &key);
-				else
-					f->last_ns = now;
-				count(CNT_ADMIT_ESTABLISHED, 0);
-				return 1;
-			}
-			bpf_map_delete_elem(&CONNS, &key);
-		}
-	}
-
-	__u32 rule = find_rule(cfg, in->vip, in->proto, in->has_ports ? in->server_port : 0);
-	if (!in->has_ports)
-		rule = cfg->nr_rules;
+	__u32 rule = cfg->nr_rules;
+	if (in->has_ports)
+		rule = find_rule(cfg, in->vip, in->proto, in->server_port);
 	__u32 slot = 0;
 	if (rule < cfg->nr_rules) {
 		__u32 k = rule;
@@ -313,23 +324,41 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 		}
 	}
 	__u8 st = slot_state(cfg, rule, slot);
+	if (st == SLOT_NOT_OWNED)
+		return count(CNT_DROP_NOT_OWNED, 0);
+
+	int tcp = in->proto == IPPROTO_TCP;
+	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	if (st == SLOT_OWNED && tcp && !syn) {
+		if (bpf_ktime_get_coarse_ns() < cfg->lease_deadline_ns) {
+			if (in->tcp_flags & (TCP_FIN | TCP_RST))
+				bpf_map_delete_elem(&CONNS, &key);
+			return count(CNT_ADMIT_OWNED, 1);
+		}
+		/* Fenced: peers may own this slot by now; only our own connections go on,
+		 * or our kernel would reset theirs. */
+		if (established(cfg, &key, in->tcp_flags))
+			return count(CNT_ADMIT_ESTABLISHED, 1);
+		return count(CNT_DROP_FENCED, 0);
+	}
+	/* Ownership in transition: connections this host holds stay its own. */
+	if (tcp && st != SLOT_OWNED && established(cfg, &key, in->tcp_flags))
+		return count(CNT_ADMIT_ESTABLISHED, 1);
 	if (st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY)
 		return count(CNT_DROP_NOT_OWNED, 0);
+
+	__u64 now = bpf_ktime_get_coarse_ns();
 	if (now >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_FENCED, 0);
-
-	if (in->proto == IPPROTO_TCP) {
-		int syn = (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-		if (syn) {
-			struct flow f = { .last_ns = now };
-			bpf_map_update_elem(&CONNS, &key, &f, BPF_ANY);
-			return count(CNT_ADMIT_NEW, 1);
-		}
-		/* A segment of a connection nobody here knows: only a full owner takes it
-		 * (the previous owner may still be serving it). */
-		if (st != SLOT_OWNED)
-			return count(CNT_DROP_NOT_OWNED, 0);
+	if (syn) {
+		struct flow f = { .last_ns = now };
+		bpf_map_update_elem(&CONNS, &key, &f, BPF_ANY);
+		return count(CNT_ADMIT_NEW, 1);
 	}
+	/* A segment of a connection nobody here knows: only a full owner takes it (the
+	 * previous owner may still be serving it). */
+	if (tcp && st != SLOT_OWNED)
+		return count(CNT_DROP_NOT_OWNED, 0);
 	return count(CNT_ADMIT_OWNED, 1);
 }
 
@@ -353,7 +382,7 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth, co
 		return count(CNT_ARP_PASSED, XDP_PASS);
 	/* One host answers: the one that takes the default host's traffic. */
 	__u8 st = slot_state(cfg, cfg->nr_rules, 0);
-	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || bpf_ktime_get_ns() >= cfg->lease_deadline_ns)
+	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || bpf_ktime_get_coarse_ns() >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_NOT_OWNED, XDP_DROP);
 
 	__be32 vip = arp->tpa;

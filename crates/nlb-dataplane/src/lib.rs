@@ -5,6 +5,7 @@
 //! Every packet to a VIP is classified exactly as [`nlb_core::classify`] does and
 //! admitted or dropped by this host's slot states, its connection table and its lease.
 
+pub mod bench;
 pub mod packet;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
@@ -264,7 +265,9 @@ impl Dataplane {
     }
 
     /// Sets the lease: no new flow is admitted once the kernel's monotonic clock
-    /// reaches `deadline` (see [`ktime_now`]).
+    /// reaches `deadline` (see [`ktime_now`]). The program reads the coarse clock
+    /// (`bpf_ktime_get_coarse_ns`, a tick's resolution: 1..4 ms), far cheaper than the
+    /// fine one; the lease's one-period margin covers the lag.
     pub fn set_lease_deadline(&mut self, deadline: Duration) -> Result<(), Error> {
         self.config.lease_deadline_ns = deadline.as_nanos() as u64;
         self.write_config()

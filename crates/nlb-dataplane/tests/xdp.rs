@@ -110,3 +110,249 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
     }
     assert!(checked >= 60, "{checked} vectors checked");
 }
+
+fn web() -> (ClusterConfig, Dataplane) {
+    let c = cluster("table_size = 251", WEB);
+    let dp = loaded(&c);
+    (c, dp)
+}
+
+/// The slot of a client port for the web rule (affinity none), as the core computes it.
+fn slot_of(c: &ClusterConfig, port: u16) -> u32 {
+    use nlb_core::hash::{flow_hash, slot_of, HashInput};
+    use nlb_core::rules::Affinity;
+    slot_of(
+        flow_hash(
+            c.hash_seed,
+            &HashInput::new(Affinity::None, IpAddr::V4(CLIENT), port),
+        ),
+        c.table_size,
+    )
+}
+
+#[test]
+fn heartbeats_foreign_traffic_and_other_protocols_pass_untouched() {
+    let (_, dp) = web();
+    let mut hb = packet::ethernet(CLUSTER_MAC, [2, 9, 9, 9, 9, 9], 0x88b5);
+    hb.extend_from_slice(&[0; 60]);
+    let r = dp.test_run(&hb, 1).unwrap();
+    assert_eq!((r.action, &r.frame), (XDP_PASS, &hb));
+    let other = packet::tcp(
+        OWN_MAC,
+        CLIENT,
+        Ipv4Addr::new(198, 51, 100, 99),
+        1000,
+        80,
+        tcp_flags::SYN,
+    );
+    assert_eq!(dp.test_run(&other, 1).unwrap().action, XDP_PASS);
+    let mut v6 = packet::ethernet(OWN_MAC, [2, 9, 9, 9, 9, 9], 0x86dd);
+    v6.extend_from_slice(&[0; 40]);
+    assert_eq!(dp.test_run(&v6, 1).unwrap().action, XDP_PASS);
+}
+
+#[test]
+fn arp_for_a_vip_is_answered_with_the_cluster_mac_by_the_default_host_only() {
+    let (c, mut dp) = web();
+    let requester = [2, 0xaa, 0, 0, 0, 1];
+    let req = packet::arp_request(requester, CLIENT, VIP);
+    // Not the default host: silence (another host answers).
+    assert_eq!(dp.test_run(&req, 1).unwrap().action, XDP_DROP);
+    dp.set_slots(c.rules.len(), &[SlotState::Owned]).unwrap();
+    let r = dp.test_run(&req, 1).unwrap();
+    assert_eq!(r.action, XDP_TX);
+    let f = &r.frame;
+    assert_eq!(&f[0..6], &requester, "to the requester");
+    assert_eq!(&f[6..12], &[2, 1, 2, 3, 4, 5], "from the transmit MAC");
+    assert_eq!(&f[20..22], &[0, 2], "an ARP reply");
+    assert_eq!(&f[22..28], &CLUSTER_MAC, "the VIP is at the cluster MAC");
+    assert_eq!(&f[28..32], &VIP.octets());
+    assert_eq!(&f[32..38], &requester);
+    assert_eq!(&f[38..42], &CLIENT.octets());
+    // ARP for anything else is the kernel's business.
+    let other = packet::arp_request(requester, CLIENT, Ipv4Addr::new(198, 51, 100, 20));
+    assert_eq!(dp.test_run(&other, 1).unwrap().action, XDP_PASS);
+}
+
+#[test]
+fn connection_table_and_handover_states() {
+    let (c, mut dp) = web();
+    let port = 40000;
+    let slot = slot_of(&c, port);
+    let syn = packet::tcp(CLUSTER_MAC, CLIENT, VIP, port, 80, tcp_flags::SYN);
+    let ack = packet::tcp(CLUSTER_MAC, CLIENT, VIP, port, 80, tcp_flags::ACK);
+    let fin = packet::tcp(
+        CLUSTER_MAC,
+        CLIENT,
+        VIP,
+        port,
+        80,
+        tcp_flags::FIN | tcp_flags::ACK,
+    );
+    dp.set_slot(0, slot, SlotState::Owned).unwrap();
+    let r = dp.test_run(&syn, 1).unwrap();
+    assert_eq!(r.action, XDP_PASS);
+    assert_eq!(&r.frame[0..6], &OWN_MAC, "re-addressed to this host");
+    assert_eq!(dp.connections().unwrap(), 1);
+    // The slot moves away: the connection stays, new ones are refused.
+    dp.set_slot(0, slot, SlotState::ReleasedDraining).unwrap();
+    assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_PASS);
+    let other_port = (40001..50000).find(|&p| slot_of(&c, p) == slot).unwrap();
+    let syn2 = packet::tcp(CLUSTER_MAC, CLIENT, VIP, other_port, 80, tcp_flags::SYN);
+    assert_eq!(dp.test_run(&syn2, 1).unwrap().action, XDP_DROP);
+    // FIN ends it: later segments are no longer ours.
+    assert_eq!(dp.test_run(&fin, 1).unwrap().action, XDP_PASS);
+    assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_DROP);
+    // New owner while the old one drains: new flows only; UDP is simply rebalanced.
+    dp.set_slot(0, slot, SlotState::OwnedNewFlowsOnly).unwrap();
+    assert_eq!(
+        dp.test_run(&ack, 1).unwrap().action,
+        XDP_DROP,
+        "someone else's connection"
+    );
+    assert_eq!(dp.test_run(&syn2, 1).unwrap().action, XDP_PASS);
+    let synack = packet::tcp(
+        CLUSTER_MAC,
+        CLIENT,
+        VIP,
+        45555,
+        80,
+        tcp_flags::SYN | tcp_flags::ACK,
+    );
+    dp.set_slots(0, &all(&c, SlotState::OwnedNewFlowsOnly))
+        .unwrap();
+    assert_eq!(
+        dp.test_run(&synack, 1).unwrap().action,
+        XDP_DROP,
+        "SYN+ACK is no new flow"
+    );
+    // Pending and not owned: nothing new.
+    dp.set_slots(0, &all(&c, SlotState::Pending)).unwrap();
+    assert_eq!(
+        dp.test_run(
+            &packet::tcp(CLUSTER_MAC, CLIENT, VIP, 41000, 80, tcp_flags::SYN),
+            1
+        )
+        .unwrap()
+        .action,
+        XDP_DROP
+    );
+}
+
+#[test]
+fn an_expired_lease_fails_closed_for_new_flows_only() {
+    let (c, mut dp) = web();
+    dp.set_slots(0, &all(&c, SlotState::Owned)).unwrap();
+    let syn = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 42000, 80, tcp_flags::SYN);
+    assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+    // The program reads the coarse clock, up to a tick behind: a deadline clearly past.
+    dp.set_lease_deadline(ktime_now() - Duration::from_millis(50))
+        .unwrap();
+    let ack = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 42000, 80, tcp_flags::ACK);
+    assert_eq!(
+        dp.test_run(&ack, 1).unwrap().action,
+        XDP_PASS,
+        "established connections go on"
+    );
+    let syn2 = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 42001, 80, tcp_flags::SYN);
+    assert_eq!(dp.test_run(&syn2, 1).unwrap().action, XDP_DROP);
+    // Segments of connections we do not hold: another host may serve them by now.
+    let unknown = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 42002, 80, tcp_flags::ACK);
+    assert_eq!(dp.test_run(&unknown, 1).unwrap().action, XDP_DROP);
+    let counters = dp.counters().unwrap();
+    assert!(counters.contains(&("drop_fenced", 2)), "{counters:?}");
+}
+
+#[test]
+fn later_fragments_follow_the_first() {
+    let (c, mut dp) = web();
+    // UDP 53 has single affinity: the client address alone picks the slot.
+    let owned = Fragment {
+        id: 7,
+        offset: 0,
+        more: true,
+    };
+    dp.set_slots(1, &all(&c, SlotState::Owned)).unwrap();
+    assert_eq!(
+        dp.test_run(&packet::udp(CLUSTER_MAC, CLIENT, VIP, 5000, 53, owned), 1)
+            .unwrap()
+            .action,
+        XDP_PASS
+    );
+    let later = packet::ipv4(
+        CLUSTER_MAC,
+        CLIENT,
+        VIP,
+        17,
+        Fragment {
+            id: 7,
+            offset: 185,
+            more: false,
+        },
+        &[0; 32],
+    );
+    assert_eq!(dp.test_run(&later, 1).unwrap().action, XDP_PASS);
+    let stray = packet::ipv4(
+        CLUSTER_MAC,
+        CLIENT,
+        VIP,
+        17,
+        Fragment {
+            id: 8,
+            offset: 185,
+            more: false,
+        },
+        &[0; 32],
+    );
+    assert_eq!(
+        dp.test_run(&stray, 1).unwrap().action,
+        XDP_DROP,
+        "no first fragment seen here"
+    );
+}
+
+#[test]
+fn icmp_errors_reach_the_owner_of_the_flow_and_echo_the_default_host() {
+    let (c, mut dp) = web();
+    let port = 43000;
+    let slot = slot_of(&c, port);
+    let router = Ipv4Addr::new(198, 51, 100, 1);
+    let err = packet::icmp_frag_needed(OWN_MAC, router, VIP, CLIENT, port, 80);
+    assert_eq!(
+        dp.test_run(&err, 1).unwrap().action,
+        XDP_DROP,
+        "not our flow"
+    );
+    dp.set_slot(0, slot, SlotState::Owned).unwrap();
+    assert_eq!(
+        dp.test_run(&err, 1).unwrap().action,
+        XDP_PASS,
+        "our flow's path MTU"
+    );
+    let echo = packet::icmp_echo(CLUSTER_MAC, CLIENT, VIP);
+    assert_eq!(
+        dp.test_run(&echo, 1).unwrap().action,
+        XDP_DROP,
+        "only the default host answers"
+    );
+    dp.set_slots(c.rules.len(), &[SlotState::Owned]).unwrap();
+    assert_eq!(dp.test_run(&echo, 1).unwrap().action, XDP_PASS);
+}
+
+#[test]
+fn disabled_rules_drop_everything() {
+    let c = cluster(
+        "table_size = 251",
+        "[[cluster.rule]]\nports = 80\nfiltering = \"disabled\"\n",
+    );
+    let mut dp = loaded(&c);
+    dp.set_slots(c.rules.len(), &[SlotState::Owned]).unwrap();
+    let syn = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 1234, 80, tcp_flags::SYN);
+    assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_DROP);
+    let uncovered = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 1234, 8080, tcp_flags::SYN);
+    assert_eq!(
+        dp.test_run(&uncovered, 1).unwrap().action,
+        XDP_PASS,
+        "the default host takes what no rule covers"
+    );
+}

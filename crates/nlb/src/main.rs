@@ -1,5 +1,6 @@
 //! `nlb`: the command-line interface of nlb, dispatcher-less network load balancing.
 
+mod bench;
 mod check;
 mod ip2mac;
 mod output;
@@ -83,6 +84,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks (they report figures beside a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The XDP program under BPF_PROG_RUN for each kind of packet, beside an
+    /// XDP_PASS-only program, with the ratio of each to it. Needs root.
+    Xdp {
+        /// Repetitions per BPF_PROG_RUN call.
+        #[arg(long, default_value_t = 1_000_000)]
+        repeat: u32,
+        /// Rounds; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +140,11 @@ fn main() -> ExitCode {
             scenario,
             json,
         } => simulate::run_cmd(hosts, seed, &scenario, json),
+        Command::Bench(BenchCommand::Xdp {
+            repeat,
+            rounds,
+            json,
+        }) => bench::run(repeat, rounds, json),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,187 @@
+//! The data path's benchmark: the program under BPF_PROG_RUN for each kind of packet,
+//! beside a program that only returns XDP_PASS, measured in the same run.
+
+use crate::packet::{self, tcp_flags, Fragment};
+use crate::{ktime_now, Dataplane, Error, Macs, PassProgram};
+use nlb_core::config::Config;
+use nlb_core::convergence::SlotState;
+use nlb_core::mac::MacAddr;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+/// One case's figures.
+#[derive(Clone, Debug)]
+pub struct BenchCase {
+    /// What was sent.
+    pub name: &'static str,
+    /// The XDP action returned.
+    pub action: u32,
+    /// Median over rounds of the kernel's mean time per run.
+    pub median: Duration,
+    /// `median` over the XDP_PASS program's median.
+    pub ratio: f64,
+}
+
+const CONFIG: &str = r#"
+[cluster]
+name = "bench"
+vip = "198.51.100.10"
+key_file = "k"
+[[cluster.rule]]
+ports = 80
+protocol = "tcp"
+affinity = "none"
+[[cluster.rule]]
+ports = 53
+protocol = "udp"
+[host]
+id = 1
+interface = "eth0"
+"#;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs every case `rounds` times with `repeat` repetitions each.
+pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
+    let cluster = Config::parse(Path::new("bench.toml"), CONFIG)
+        .expect("valid")
+        .cluster;
+    let mut dp = Dataplane::load(&cluster)?;
+    let cluster_mac = [0x01, 0x00, 0x5e, 0x7f, 0x64, 0x0a];
+    dp.set_macs(Macs {
+        cluster: MacAddr(cluster_mac),
+        own: MacAddr([2, 0, 0, 0, 0, 1]),
+        tx: MacAddr([2, 0, 0, 0, 0, 1]),
+    })?;
+    dp.set_lease_deadline(ktime_now() + Duration::from_secs(3600))?;
+    let pass = PassProgram::load()?;
+
+    let vip = Ipv4Addr::new(198, 51, 100, 10);
+    let client = Ipv4Addr::new(203, 0, 113, 7);
+    // Half of the web rule's slots are ours: port 1000's and not port 2000's, say.
+    let states: Vec<SlotState> = (0..cluster.table_size)
+        .map(|s| {
+            if s % 2 == 0 {
+                SlotState::Owned
+            } else {
+                SlotState::NotOwned
+            }
+        })
+        .collect();
+    dp.set_slots(0, &states)?;
+    dp.set_slots(1, &vec![SlotState::Owned; cluster.table_size as usize])?;
+    dp.set_slots(cluster.rules.len(), &[SlotState::Owned])?;
+    let slot = |port: u16| {
+        use nlb_core::hash::{flow_hash, slot_of, HashInput};
+        slot_of(
+            flow_hash(
+                cluster.hash_seed,
+                &HashInput::new(nlb_core::rules::Affinity::None, client.into(), port),
+            ),
+            cluster.table_size,
+        )
+    };
+    let owned_port = (1024..u16::MAX)
+        .find(|&p| slot(p) % 2 == 0)
+        .expect("a port");
+    let foreign_port = (1024..u16::MAX)
+        .find(|&p| slot(p) % 2 == 1)
+        .expect("a port");
+
+    let established = packet::tcp(cluster_mac, client, vip, owned_port, 80, tcp_flags::ACK);
+    // A connection held in a released slot: the case that consults the table.
+    let released_port = (1024..u16::MAX)
+        .find(|&p| slot(p) % 2 == 1 && p != foreign_port)
+        .expect("a port");
+    dp.set_slot(0, slot(released_port), SlotState::Owned)?;
+    dp.test_run(
+        &packet::tcp(cluster_mac, client, vip, released_port, 80, tcp_flags::SYN),
+        1,
+    )?;
+    dp.set_slot(0, slot(released_port), SlotState::ReleasedDraining)?;
+    let held = packet::tcp(cluster_mac, client, vip, released_port, 80, tcp_flags::ACK);
+    let cases: Vec<(&'static str, Vec<u8>)> = vec![
+        (
+            "non-VIP packet",
+            packet::tcp(
+                [2, 0, 0, 0, 0, 1],
+                client,
+                Ipv4Addr::new(198, 51, 100, 99),
+                owned_port,
+                80,
+                tcp_flags::SYN,
+            ),
+        ),
+        (
+            "VIP packet, slot not owned",
+            packet::tcp(cluster_mac, client, vip, foreign_port, 80, tcp_flags::SYN),
+        ),
+        (
+            "VIP packet, new flow owned (UDP)",
+            packet::udp(cluster_mac, client, vip, 5353, 53, Fragment::default()),
+        ),
+        ("VIP packet, established, slot owned", established),
+        ("VIP packet, established, slot released (table hit)", held),
+    ];
+    let baseline_frame = packet::tcp(cluster_mac, client, vip, owned_port, 80, tcp_flags::ACK);
+    let mut results = Vec::new();
+    let mut baseline = Vec::new();
+    let mut per_case: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    let mut actions = vec![0; cases.len()];
+    // Interleave rounds so both programs see the same machine load.
+    for _ in 0..rounds {
+        baseline.push(pass.test_run(&baseline_frame, repeat)?.per_run);
+        for (i, (_, frame)) in cases.iter().enumerate() {
+            let r = dp.test_run(frame, repeat)?;
+            actions[i] = r.action;
+            per_case[i].push(r.per_run);
+        }
+    }
+    let base = median(baseline);
+    results.push(BenchCase {
+        name: "baseline: XDP_PASS only",
+        action: 2,
+        median: base,
+        ratio: 1.0,
+    });
+    for (i, (name, _)) in cases.iter().enumerate() {
+        let m = median(std::mem::take(&mut per_case[i]));
+        results.push(BenchCase {
+            name,
+            action: actions[i],
+            median: m,
+            ratio: m.as_secs_f64() / base.as_secs_f64().max(1e-12),
+        });
+    }
+    // The kernel runs repetitions on one buffer, and an ARP request becomes a reply in
+    // it: time single runs instead, the baseline likewise.
+    let arp = packet::arp_request([2, 0xaa, 0, 0, 0, 1], client, vip);
+    let singles = (rounds * 2000).max(1000);
+    let mut arp_times = Vec::with_capacity(singles);
+    let mut base_times = Vec::with_capacity(singles);
+    let mut arp_action = 0;
+    for _ in 0..singles {
+        base_times.push(pass.test_run(&arp, 1)?.per_run);
+        let r = dp.test_run(&arp, 1)?;
+        arp_action = r.action;
+        arp_times.push(r.per_run);
+    }
+    let (a, b) = (median(arp_times), median(base_times));
+    results.push(BenchCase {
+        name: "baseline: XDP_PASS only, single runs",
+        action: 2,
+        median: b,
+        ratio: 1.0,
+    });
+    results.push(BenchCase {
+        name: "ARP request for the VIP, single runs",
+        action: arp_action,
+        median: a,
+        ratio: a.as_secs_f64() / b.as_secs_f64().max(1e-12),
+    });
+    Ok(results)
+}
