@@ -120,6 +120,23 @@ impl ClusterConfig {
     }
 }
 
+/// Reads the cluster key file: at least 16 bytes of secret (e.g. 32 random bytes as
+/// 64 hex digits, `head -c 32 /dev/urandom | xxd -p -c 64`), from which the
+/// heartbeat key is derived.
+pub fn load_key(path: &Path) -> Result<[u8; 32], String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+    let secret: &[u8] = bytes.trim_ascii();
+    if secret.len() < 16 {
+        return Err(format!(
+            "key file {} holds {} bytes; at least 16 are needed",
+            path.display(),
+            secret.len()
+        ));
+    }
+    Ok(blake3::derive_key("nlb heartbeat key v1", secret))
+}
+
 /// The default hash seed of a cluster: derived from its name.
 pub fn seed_from_name(name: &str) -> u64 {
     let mut h = blake3::Hasher::new();

@@ -138,6 +138,24 @@ pub struct RunResult {
     pub per_run: Duration,
 }
 
+/// One entry of the connection table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// Client address.
+    pub client: std::net::Ipv4Addr,
+    /// The VIP.
+    pub vip: std::net::Ipv4Addr,
+    /// Client port.
+    pub client_port: u16,
+    /// Server port.
+    pub server_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// When a packet of it was last seen (kernel monotonic clock, coarse).
+    pub last_seen: Duration,
+    key: [u8; 16],
+}
+
 /// XDP_DROP.
 pub const XDP_DROP: u32 = 1;
 /// XDP_PASS.
@@ -317,6 +335,61 @@ impl Dataplane {
         let map: HashMap<&MapData, [u8; 16], u64> =
             HashMap::try_from(self.ebpf.map("CONNS").expect("CONNS")).map_err(map_err)?;
         Ok(map.keys().filter(|k| k.is_ok()).count())
+    }
+
+    /// Attaches the program to an interface: natively, or in generic (skb) mode where
+    /// the driver has no XDP support.
+    pub fn attach(&mut self, interface: &str, generic: bool) -> Result<(), Error> {
+        use aya::programs::XdpMode;
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut("nlb_xdp")
+            .ok_or_else(|| Error::Load("program missing".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        let mode = if generic {
+            XdpMode::Skb
+        } else {
+            XdpMode::Driver
+        };
+        prog.attach(interface, mode).map_err(|e| {
+            Error::Load(format!(
+                "attaching XDP to {interface} ({} mode): {e}",
+                if generic { "generic" } else { "native" }
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// Every connection in the connection table.
+    pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
+        let map: HashMap<&MapData, [u8; 16], u64> =
+            HashMap::try_from(self.ebpf.map("CONNS").expect("CONNS")).map_err(map_err)?;
+        Ok(map
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, last_ns)| Connection {
+                client: std::net::Ipv4Addr::new(k[0], k[1], k[2], k[3]),
+                vip: std::net::Ipv4Addr::new(k[4], k[5], k[6], k[7]),
+                client_port: u16::from_ne_bytes([k[8], k[9]]),
+                server_port: u16::from_ne_bytes([k[10], k[11]]),
+                proto: k[12],
+                last_seen: Duration::from_nanos(last_ns),
+                key: k,
+            })
+            .collect())
+    }
+
+    /// Marks connections as seen now (the daemon does so when it releases their slot,
+    /// so the idle timeout counts from the release at the earliest).
+    pub fn touch(&mut self, connections: &[Connection]) -> Result<(), Error> {
+        let mut map: HashMap<&mut MapData, [u8; 16], u64> =
+            HashMap::try_from(self.ebpf.map_mut("CONNS").expect("CONNS")).map_err(map_err)?;
+        let now = ktime_now().as_nanos() as u64;
+        for c in connections {
+            let _ = map.insert(c.key, now, 2 /* BPF_EXIST */);
+        }
+        Ok(())
     }
 
     /// Forgets every connection (a stop drops existing connections).

@@ -376,6 +376,8 @@ pub struct Node {
     previous_committed: Option<u64>,
     /// Per rule, then one slot for the default host's traffic.
     slots: Vec<Vec<SlotState>>,
+    /// Bumped whenever any slot state changes, so the data path rewrites only then.
+    generation: u64,
     /// Released slots: (rule, slot) -> (connections still held if reported, released at).
     released: BTreeMap<(usize, u32), (Option<u32>, Duration)>,
     blocked_by_mismatch: bool,
@@ -457,6 +459,7 @@ impl Node {
             previous_committed: None,
             slots,
             released: BTreeMap::new(),
+            generation: 0,
             blocked_by_mismatch: false,
             lease: None,
             listening_until: now + period * tolerance,
@@ -623,6 +626,20 @@ impl Node {
         self.reevaluate(now);
     }
 
+    /// [`Node::report_held`] for many slots at once, evaluated once.
+    pub fn report_held_many(
+        &mut self,
+        now: Duration,
+        reports: impl IntoIterator<Item = ((usize, u32), u32)>,
+    ) {
+        for (key, connections) in reports {
+            if let Some(entry) = self.released.get_mut(&key) {
+                entry.0 = Some(connections);
+            }
+        }
+        self.reevaluate(now);
+    }
+
     /// This host's state for a slot.
     pub fn slot_state(&self, rule: usize, slot: u32) -> SlotState {
         self.slots
@@ -630,6 +647,11 @@ impl Node {
             .and_then(|t| t.get(slot as usize))
             .copied()
             .unwrap_or(SlotState::NotOwned)
+    }
+
+    /// Changes whenever any slot state changes.
+    pub fn slots_generation(&self) -> u64 {
+        self.generation
     }
 
     /// Every slot state of a rule (the data path's table).
@@ -1154,6 +1176,7 @@ impl Node {
                 });
             }
         }
+        self.generation += 1;
         self.previous_committed = self.committed.as_ref().map(|c| c.digest);
         self.events.push_back(Event::Converged {
             members: view.ids(),
@@ -1169,6 +1192,7 @@ impl Node {
     }
 
     fn uncommit(&mut self) {
+        self.generation += 1;
         self.previous_committed = self.committed.take().map(|c| c.digest);
         for t in &mut self.slots {
             t.fill(SlotState::NotOwned);
@@ -1194,6 +1218,7 @@ impl Node {
         let Some(c) = &self.committed else {
             return;
         };
+        let mut changed = false;
         if self.all_members_committed() {
             let others_hold =
                 c.view.members().iter().any(|m| {
@@ -1203,6 +1228,7 @@ impl Node {
                 for (i, s) in table.iter_mut().enumerate() {
                     if *s == SlotState::Pending {
                         *s = SlotState::OwnedNewFlowsOnly;
+                        changed = true;
                         // Ours again: connections from an earlier tenure are simply ours.
                         self.released.remove(&(r, i as u32));
                     }
@@ -1212,8 +1238,9 @@ impl Node {
                     match *s {
                         SlotState::OwnedNewFlowsOnly if !others_hold => *s = SlotState::Owned,
                         SlotState::Owned if others_hold => *s = SlotState::OwnedNewFlowsOnly,
-                        _ => {}
+                        _ => continue,
                     }
+                    changed = true;
                 }
             }
         }
@@ -1228,7 +1255,11 @@ impl Node {
             self.released.remove(&(r, s));
             if self.slots[r][s as usize] == SlotState::ReleasedDraining {
                 self.slots[r][s as usize] = SlotState::NotOwned;
+                changed = true;
             }
+        }
+        if changed {
+            self.generation += 1;
         }
         if self.state == WireState::Draining
             && self.released.is_empty()
@@ -1262,6 +1293,7 @@ impl Node {
     /// Stops taking new flows at once in one rule's slots (`None`: every rule and the
     /// default host's traffic), keeping existing connections or dropping them.
     fn release_now(&mut self, rule: Option<usize>, keep_connections: bool, now: Duration) {
+        self.generation += 1;
         for r in 0..self.slots.len() {
             if rule.is_some_and(|x| x != r) {
                 continue;

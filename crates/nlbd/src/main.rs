@@ -1,0 +1,347 @@
+//! `nlbd`: makes this host a member of an NLB cluster. A thin shell around the
+//! sans-IO core: it moves heartbeats between an AF_PACKET socket and the convergence
+//! state machine, and slot states and the lease from the state machine into the XDP
+//! program's maps.
+
+mod link;
+mod netlink;
+
+use clap::Parser;
+use nlb_core::addressing::{ClusterAddressing, OperationMode};
+use nlb_core::classify::{Flow, Ownership};
+use nlb_core::config::{load_key, Config};
+use nlb_core::convergence::{Command, Event, Node};
+use nlb_core::rules::Transport;
+use nlb_dataplane::{ktime_now, Dataplane, Macs};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// nlb's daemon: makes this host a member of the cluster its configuration file names.
+///
+/// Loads the XDP program on the cluster interface, puts the VIPs on the loopback
+/// interface, joins the cluster's multicast group, and exchanges authenticated
+/// heartbeats with the other hosts. SIGTERM or SIGINT leaves the cluster and restores
+/// everything it changed.
+#[derive(Parser)]
+#[command(name = "nlbd", version)]
+struct Args {
+    /// The host's configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// Attach XDP in generic (skb) mode, for drivers without native XDP.
+    #[arg(long)]
+    generic_xdp: bool,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: i32) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+macro_rules! log {
+    ($($t:tt)*) => {
+        eprintln!("nlbd: {}", format!($($t)*))
+    };
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What this process changed on the host, undone on the way out.
+struct Changes {
+    lo_index: u32,
+    vips: Vec<Ipv4Addr>,
+    sysctls: Vec<(String, String)>,
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        for v in &self.vips {
+            if let Err(e) = netlink::address(self.lo_index, *v, 32, false) {
+                log!("could not remove {v} from lo: {e}");
+            }
+        }
+        for (path, old) in &self.sysctls {
+            let _ = std::fs::write(path, old);
+        }
+    }
+}
+
+fn set_sysctl(changes: &mut Changes, path: String, value: &str) -> Result<(), String> {
+    let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))?;
+    changes.sysctls.push((path, old.trim().to_string()));
+    Ok(())
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills the buffer we pass.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    u64::from_ne_bytes(b)
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    let cluster = &config.cluster;
+    let key = load_key(&cluster.key_file)?;
+    let iface = &config.host.interface;
+    let ifindex = link::ifindex(iface).map_err(|e| e.to_string())?;
+    let own_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
+    let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
+    let cluster_mac = addressing.cluster_mac(cluster.mode);
+    if cluster.mode == OperationMode::Unicast {
+        return Err(
+            "unicast mode is not implemented in nlbd yet; use multicast or igmp-multicast".into(),
+        );
+    }
+    let vips: Vec<Ipv4Addr> = cluster
+        .vips()
+        .map(|v| match v {
+            IpAddr::V4(a) => Ok(a),
+            IpAddr::V6(a) => Err(format!("VIP {a}: nlbd handles IPv4 VIPs only so far")),
+        })
+        .collect::<Result<_, _>>()?;
+
+    // SAFETY: installing async-signal-safe handlers that only store to an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as usize);
+        libc::signal(libc::SIGINT, on_signal as *const () as usize);
+    }
+
+    let mut dp = Dataplane::load(cluster).map_err(|e| e.to_string())?;
+    dp.set_macs(Macs {
+        cluster: cluster_mac,
+        own: own_mac,
+        tx: own_mac,
+    })
+    .map_err(|e| e.to_string())?;
+    dp.set_lease_deadline(Duration::ZERO)
+        .map_err(|e| e.to_string())?;
+    let socket = link::HeartbeatSocket::open(ifindex)
+        .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
+    socket
+        .add_multicast(cluster_mac)
+        .map_err(|e| format!("multicast filter of {iface}: {e}"))?;
+    let igmp = match (cluster.mode, addressing.igmp_group()) {
+        (OperationMode::IgmpMulticast, IpAddr::V4(g)) => Some(
+            link::IgmpMembership::join(g, ifindex)
+                .map_err(|e| format!("joining {g} on {iface}: {e}"))?,
+        ),
+        _ => None,
+    };
+
+    // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
+    // the cluster interface: the XDP program answers with the cluster MAC.
+    let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
+    let mut changes = Changes {
+        lo_index,
+        vips: Vec::new(),
+        sysctls: Vec::new(),
+    };
+    set_sysctl(
+        &mut changes,
+        format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"),
+        "1",
+    )?;
+    set_sysctl(
+        &mut changes,
+        format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"),
+        "2",
+    )?;
+    for v in &vips {
+        netlink::address(lo_index, *v, 32, true).map_err(|e| format!("adding {v} to lo: {e}"))?;
+        changes.vips.push(*v);
+    }
+    dp.attach(iface, args.generic_xdp)
+        .map_err(|e| e.to_string())?;
+
+    let now = ktime_now();
+    let boot_nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    let mut node = Node::new(&config, key, boot_nonce, random_u64() >> 2, own_mac, now);
+    log!(
+        "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
+        config.host.id,
+        cluster.name,
+        cluster.vip,
+        cluster.mode,
+        cluster_mac
+    );
+
+    let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
+    let fence_span = period * (cluster.loss_tolerance - 1);
+    let mut buf = vec![0u8; 2048];
+    let mut generation = u64::MAX;
+    let mut next_report = now;
+    let mut next_igmp = now + Duration::from_secs(10);
+    let mut released_before: BTreeSet<(usize, u32)> = BTreeSet::new();
+    let mut rejected = 0u64;
+    let mut stopping = false;
+    loop {
+        let now = ktime_now();
+        if STOP.load(Ordering::SeqCst) && !stopping {
+            stopping = true;
+            log!("leaving the cluster");
+            let _ = node.command(now, Command::Stop);
+        }
+        // Frames and time into the state machine.
+        let wait = node.next_deadline(now).saturating_sub(now).min(period / 4);
+        match socket.recv(&mut buf, wait) {
+            Ok(Some(n)) => {
+                if node.handle_frame(ktime_now(), &buf[..n]).is_err() {
+                    rejected += 1;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log!("heartbeat socket: {e}"),
+        }
+        let now = ktime_now();
+        node.tick(now);
+        // Frames, events, slot states and the lease out of it.
+        while let Some(f) = node.poll_transmit() {
+            if let Err(e) = socket.send(&f) {
+                log!("sending a heartbeat: {e}");
+            }
+        }
+        while let Some(e) = node.poll_event() {
+            log_event(&e);
+        }
+        if node.slots_generation() != generation {
+            generation = node.slots_generation();
+            for r in 0..=cluster.rules.len() {
+                dp.set_slots(r, node.slot_states(r))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let lease = node
+            .lease_expiry()
+            .unwrap_or(Duration::MAX)
+            .min(now + fence_span);
+        dp.set_lease_deadline(lease).map_err(|e| e.to_string())?;
+        if now >= next_report {
+            next_report = now + period;
+            report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
+        }
+        if let Some(m) = &igmp {
+            if now >= next_igmp {
+                next_igmp = now + Duration::from_secs(10);
+                if let Err(e) = m.refresh() {
+                    log!("re-announcing the IGMP membership: {e}");
+                }
+            }
+        }
+        if stopping {
+            log!("stopped ({rejected} heartbeats rejected in all)");
+            drop(dp);
+            drop(changes);
+            return Ok(());
+        }
+    }
+}
+
+/// Tells the state machine how many connections the data path still holds in each
+/// released slot, and stamps the connections of newly released slots (their idle
+/// time counts from the release).
+fn report_held(
+    node: &mut Node,
+    dp: &mut Dataplane,
+    cluster: &nlb_core::config::ClusterConfig,
+    released_before: &mut BTreeSet<(usize, u32)>,
+    now: Duration,
+) -> Result<(), String> {
+    let released: BTreeSet<(usize, u32)> = node.released_slots().collect();
+    if released.is_empty() {
+        released_before.clear();
+        return Ok(());
+    }
+    let ownership = Ownership::build(cluster, &[]);
+    let mut held: BTreeMap<(usize, u32), u32> = released.iter().map(|k| (*k, 0)).collect();
+    let mut newly = Vec::new();
+    for c in dp.connections_list().map_err(|e| e.to_string())? {
+        let flow = Flow {
+            vip: IpAddr::V4(c.vip),
+            transport: Transport::from_ip_proto(c.proto),
+            client: IpAddr::V4(c.client),
+            client_port: c.client_port,
+            server_port: c.server_port,
+        };
+        let key = match ownership.classify(cluster, &flow) {
+            nlb_core::classify::Verdict::Multiple { rule, slot, .. } => (rule, slot),
+            nlb_core::classify::Verdict::Single { rule, .. } => (rule, 0),
+            nlb_core::classify::Verdict::Default { .. } => (cluster.rules.len(), 0),
+            _ => continue,
+        };
+        if let Some(n) = held.get_mut(&key) {
+            *n += 1;
+            if !released_before.contains(&key) {
+                newly.push(c);
+            }
+        }
+    }
+    dp.touch(&newly).map_err(|e| e.to_string())?;
+    node.report_held_many(now, held);
+    *released_before = released;
+    Ok(())
+}
+
+fn log_event(e: &Event) {
+    match e {
+        Event::HostJoined { host } => log!("host {host} joined"),
+        Event::HostLost { host, reason } => log!("host {host} lost: {reason:?}"),
+        Event::Converged { members, digest } => {
+            let ids: Vec<String> = members.iter().map(|h| h.to_string()).collect();
+            log!("converged: hosts {} (view {digest:016x})", ids.join(", "));
+        }
+        Event::OwnershipChanged {
+            rule,
+            gained,
+            released,
+        } => {
+            log!("rule {rule}: gained {gained} slots, released {released}")
+        }
+        Event::ConfigMismatch {
+            host,
+            theirs,
+            we_stand_aside,
+        } => log!(
+            "host {host} advertises another cluster configuration (digest {}); {}",
+            theirs
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            if *we_stand_aside {
+                "this host stands aside"
+            } else {
+                "it is not admitted"
+            }
+        ),
+        Event::DuplicateHostId { theirs, we_refuse } => log!(
+            "another host uses this host's id (boot {theirs}); {}",
+            if *we_refuse {
+                "this newer host refuses to join"
+            } else {
+                "the newer one must refuse"
+            }
+        ),
+        Event::AuthenticationFailures { src, count } => {
+            log!("{count} heartbeats failed authentication (latest from {src})")
+        }
+        Event::StateChanged { from, to } => log!("state {from:?} -> {to:?}"),
+    }
+}

@@ -1,0 +1,83 @@
+//! The little rtnetlink this daemon needs, spoken directly: add and remove an IPv4
+//! address on an interface (RTM_NEWADDR / RTM_DELADDR).
+
+use std::io;
+use std::net::Ipv4Addr;
+
+const NLMSG_HDRLEN: usize = 16;
+const IFA_LOCAL: u16 = 2;
+const IFA_ADDRESS: u16 = 1;
+
+fn nla(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    let len = 4 + payload.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    while buf.len() % 4 != 0 {
+        buf.push(0);
+    }
+}
+
+/// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.
+/// Adding an existing address, or removing a missing one, is not an error.
+pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
+    // SAFETY: plain socket syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let result = request(fd, ifindex, addr, prefix, add);
+        libc::close(fd);
+        result
+    }
+}
+
+unsafe fn request(fd: i32, ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
+    let mut msg = Vec::with_capacity(64);
+    let kind = if add {
+        libc::RTM_NEWADDR
+    } else {
+        libc::RTM_DELADDR
+    };
+    let flags = libc::NLM_F_REQUEST
+        | libc::NLM_F_ACK
+        | if add {
+            libc::NLM_F_CREATE | libc::NLM_F_REPLACE
+        } else {
+            0
+        };
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // length, set below
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&(flags as u16).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id
+                                                // struct ifaddrmsg
+    msg.extend_from_slice(&[libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE]);
+    msg.extend_from_slice(&ifindex.to_ne_bytes());
+    nla(&mut msg, IFA_LOCAL, &addr.octets());
+    nla(&mut msg, IFA_ADDRESS, &addr.octets());
+    let len = msg.len() as u32;
+    msg[0..4].copy_from_slice(&len.to_ne_bytes());
+    if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = [0u8; 512];
+    let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+    if n < (NLMSG_HDRLEN + 4) as isize {
+        return Err(io::Error::last_os_error());
+    }
+    let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+    if kind == libc::NLMSG_ERROR as u16 {
+        let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
+        let benign = (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL);
+        if errno != 0 && !benign {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+    }
+    Ok(())
+}
