@@ -361,6 +361,23 @@ impl Dataplane {
         Ok(())
     }
 
+    /// The loaded program's file descriptor, for attaching it by other means (nlbd
+    /// attaches through rtnetlink so the attachment outlives the process).
+    pub fn program_fd(&self) -> Result<std::os::fd::RawFd, Error> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let prog: &Xdp = self
+            .ebpf
+            .program("nlb_xdp")
+            .ok_or_else(|| Error::Load("program missing".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        Ok(prog
+            .fd()
+            .map_err(|e| Error::Load(e.to_string()))?
+            .as_fd()
+            .as_raw_fd())
+    }
+
     /// Every connection in the connection table.
     pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
         let map: HashMap<&MapData, [u8; 16], u64> =

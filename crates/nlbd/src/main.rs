@@ -65,10 +65,16 @@ struct Changes {
     lo_index: u32,
     vips: Vec<Ipv4Addr>,
     sysctls: Vec<(String, String)>,
+    xdp: Option<(u32, u32)>,
 }
 
 impl Drop for Changes {
     fn drop(&mut self) {
+        if let Some((ifindex, flags)) = self.xdp {
+            if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
+                log!("could not detach XDP: {e}");
+            }
+        }
         for v in &self.vips {
             if let Err(e) = netlink::address(self.lo_index, *v, 32, false) {
                 log!("could not remove {v} from lo: {e}");
@@ -151,6 +157,7 @@ fn run(args: &Args) -> Result<(), String> {
         lo_index,
         vips: Vec::new(),
         sysctls: Vec::new(),
+        xdp: None,
     };
     set_sysctl(
         &mut changes,
@@ -166,8 +173,26 @@ fn run(args: &Args) -> Result<(), String> {
         netlink::address(lo_index, *v, 32, true).map_err(|e| format!("adding {v} to lo: {e}"))?;
         changes.vips.push(*v);
     }
-    dp.attach(iface, args.generic_xdp)
-        .map_err(|e| e.to_string())?;
+    // Attached through rtnetlink: the attachment belongs to the device and outlives us,
+    // so if nlbd dies the program keeps dropping new flows once the lease passes. A
+    // program a crashed nlbd left behind is simply replaced.
+    let xdp_flags = if args.generic_xdp {
+        netlink::XDP_FLAGS_SKB_MODE
+    } else {
+        netlink::XDP_FLAGS_DRV_MODE
+    };
+    let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
+    netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
+        format!(
+            "attaching XDP to {iface} ({} mode): {e}",
+            if args.generic_xdp {
+                "generic"
+            } else {
+                "native; try --generic-xdp"
+            }
+        )
+    })?;
+    changes.xdp = Some((ifindex, xdp_flags));
 
     let now = ktime_now();
     let boot_nonce = SystemTime::now()

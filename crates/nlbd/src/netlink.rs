@@ -81,3 +81,67 @@ unsafe fn request(fd: i32, ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) 
     }
     Ok(())
 }
+
+const IFLA_XDP: u16 = 43;
+const IFLA_XDP_FD: u16 = 1;
+const IFLA_XDP_FLAGS: u16 = 3;
+const NLA_F_NESTED: u16 = 0x8000;
+/// XDP_FLAGS_SKB_MODE: generic XDP.
+pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+/// XDP_FLAGS_DRV_MODE: native XDP.
+pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+
+/// Attaches the XDP program `prog_fd` to `ifindex` through rtnetlink (-1 detaches).
+///
+/// Unlike a BPF link, an attachment made this way belongs to the device and outlives
+/// this process: if nlbd dies, the program keeps running, its lease deadline passes and
+/// the host stops admitting new flows by itself (fail closed).
+pub fn set_xdp(ifindex: u32, prog_fd: i32, flags: u32) -> io::Result<()> {
+    // SAFETY: plain socket syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut msg = Vec::with_capacity(64);
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&libc::RTM_SETLINK.to_ne_bytes());
+        msg.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+        msg.extend_from_slice(&1u32.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        // struct ifinfomsg
+        msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+        msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        let mut inner = Vec::new();
+        nla(&mut inner, IFLA_XDP_FD, &prog_fd.to_ne_bytes());
+        nla(&mut inner, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
+        nla(&mut msg, IFLA_XDP | NLA_F_NESTED, &inner);
+        let len = msg.len() as u32;
+        msg[0..4].copy_from_slice(&len.to_ne_bytes());
+        let result = (|| {
+            if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut buf = [0u8; 512];
+            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+            if n < (NLMSG_HDRLEN + 4) as isize {
+                return Err(io::Error::last_os_error());
+            }
+            if u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
+                let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
+                if errno != 0 {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+            }
+            Ok(())
+        })();
+        libc::close(fd);
+        result
+    }
+}
