@@ -4,8 +4,9 @@
 # tests need is listed in PACKAGES.
 set -euo pipefail
 
-# clang builds the XDP program; libbpf-dev has bpf_helpers.h; linux-libc-dev has linux/bpf.h.
-PACKAGES=(clang libbpf-dev linux-libc-dev)
+# clang builds the XDP program; libbpf-dev has bpf_helpers.h; linux-libc-dev has
+# linux/bpf.h; the namespace tests drive iproute2's `ip` and small python3 services.
+PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
