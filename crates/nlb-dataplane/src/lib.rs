@@ -163,6 +163,14 @@ pub const XDP_PASS: u32 = 2;
 /// XDP_TX.
 pub const XDP_TX: u32 = 3;
 
+/// The XDP program `name` of a loaded object.
+fn xdp_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, Error> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| Error::Load(format!("no {name} program in the object")))?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))
+}
+
 /// The loaded data path of one cluster interface.
 pub struct Dataplane {
     ebpf: Ebpf,
@@ -200,11 +208,7 @@ impl Dataplane {
             .map_max_entries("SLOTS", entries as u32)
             .load(XDP_OBJECT)
             .map_err(|e| Error::Load(e.to_string()))?;
-        let prog: &mut Xdp = ebpf
-            .program_mut("nlb_xdp")
-            .ok_or_else(|| Error::Load("no nlb_xdp program in the object".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
         prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         let vips: Vec<IpAddr> = cluster.vips().collect();
         if vips.len() > MAX_VIPS {
@@ -341,12 +345,7 @@ impl Dataplane {
     /// the driver has no XDP support.
     pub fn attach(&mut self, interface: &str, generic: bool) -> Result<(), Error> {
         use aya::programs::XdpMode;
-        let prog: &mut Xdp = self
-            .ebpf
-            .program_mut("nlb_xdp")
-            .ok_or_else(|| Error::Load("program missing".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        let prog = xdp_mut(&mut self.ebpf, "nlb_xdp")?;
         let mode = if generic {
             XdpMode::Skb
         } else {
@@ -475,11 +474,7 @@ impl PassProgram {
     /// Loads it.
     pub fn load() -> Result<Self, Error> {
         let mut ebpf = Ebpf::load(PASS_OBJECT).map_err(|e| Error::Load(e.to_string()))?;
-        let prog: &mut Xdp = ebpf
-            .program_mut("xdp_pass")
-            .ok_or_else(|| Error::Load("no xdp_pass program".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        let prog = xdp_mut(&mut ebpf, "xdp_pass")?;
         prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         Ok(PassProgram { ebpf })
     }

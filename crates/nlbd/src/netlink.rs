@@ -18,10 +18,12 @@ fn nla(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
     }
 }
 
-/// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.
-/// Adding an existing address, or removing a missing one, is not an error.
-pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
-    // SAFETY: plain socket syscalls on a descriptor we own and close.
+/// Sends one rtnetlink request and waits for its acknowledgement; an error the kernel
+/// reports is returned unless `benign` accepts its errno.
+fn transact(mut msg: Vec<u8>, benign: impl Fn(i32) -> bool) -> io::Result<()> {
+    let len = msg.len() as u32;
+    msg[0..4].copy_from_slice(&len.to_ne_bytes());
+    // SAFETY: plain socket syscalls on a descriptor we own and close, with buffers we own.
     unsafe {
         let fd = libc::socket(
             libc::AF_NETLINK,
@@ -31,55 +33,55 @@ pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Resul
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        let result = request(fd, ifindex, addr, prefix, add);
+        let result = (|| {
+            if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut buf = [0u8; 512];
+            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+            if n < (NLMSG_HDRLEN + 4) as isize {
+                return Err(io::Error::last_os_error());
+            }
+            if u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
+                let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
+                if errno != 0 && !benign(errno) {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+            }
+            Ok(())
+        })();
         libc::close(fd);
         result
     }
 }
 
-unsafe fn request(fd: i32, ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
+/// A netlink header (length filled in by `transact`).
+fn header(kind: u16, flags: i32) -> Vec<u8> {
     let mut msg = Vec::with_capacity(64);
-    let kind = if add {
-        libc::RTM_NEWADDR
-    } else {
-        libc::RTM_DELADDR
-    };
-    let flags = libc::NLM_F_REQUEST
-        | libc::NLM_F_ACK
-        | if add {
-            libc::NLM_F_CREATE | libc::NLM_F_REPLACE
-        } else {
-            0
-        };
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // length, set below
+    msg.extend_from_slice(&0u32.to_ne_bytes());
     msg.extend_from_slice(&kind.to_ne_bytes());
-    msg.extend_from_slice(&(flags as u16).to_ne_bytes());
+    msg.extend_from_slice(&((flags | libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
     msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
     msg.extend_from_slice(&0u32.to_ne_bytes()); // port id
-                                                // struct ifaddrmsg
+    msg
+}
+
+/// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.
+/// Adding an existing address, or removing a missing one, is not an error.
+pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
+    let mut msg = if add {
+        header(libc::RTM_NEWADDR, libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
+    } else {
+        header(libc::RTM_DELADDR, 0)
+    };
+    // struct ifaddrmsg
     msg.extend_from_slice(&[libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE]);
     msg.extend_from_slice(&ifindex.to_ne_bytes());
     nla(&mut msg, IFA_LOCAL, &addr.octets());
     nla(&mut msg, IFA_ADDRESS, &addr.octets());
-    let len = msg.len() as u32;
-    msg[0..4].copy_from_slice(&len.to_ne_bytes());
-    if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut buf = [0u8; 512];
-    let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-    if n < (NLMSG_HDRLEN + 4) as isize {
-        return Err(io::Error::last_os_error());
-    }
-    let kind = u16::from_ne_bytes([buf[4], buf[5]]);
-    if kind == libc::NLMSG_ERROR as u16 {
-        let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
-        let benign = (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL);
-        if errno != 0 && !benign {
-            return Err(io::Error::from_raw_os_error(errno));
-        }
-    }
-    Ok(())
+    transact(msg, |errno| {
+        (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL)
+    })
 }
 
 const IFLA_XDP: u16 = 43;
@@ -97,51 +99,15 @@ pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 /// this process: if nlbd dies, the program keeps running, its lease deadline passes and
 /// the host stops admitting new flows by itself (fail closed).
 pub fn set_xdp(ifindex: u32, prog_fd: i32, flags: u32) -> io::Result<()> {
-    // SAFETY: plain socket syscalls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut msg = Vec::with_capacity(64);
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        msg.extend_from_slice(&libc::RTM_SETLINK.to_ne_bytes());
-        msg.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
-        msg.extend_from_slice(&1u32.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        // struct ifinfomsg
-        msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-        msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        msg.extend_from_slice(&0u32.to_ne_bytes());
-        let mut inner = Vec::new();
-        nla(&mut inner, IFLA_XDP_FD, &prog_fd.to_ne_bytes());
-        nla(&mut inner, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
-        nla(&mut msg, IFLA_XDP | NLA_F_NESTED, &inner);
-        let len = msg.len() as u32;
-        msg[0..4].copy_from_slice(&len.to_ne_bytes());
-        let result = (|| {
-            if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let mut buf = [0u8; 512];
-            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-            if n < (NLMSG_HDRLEN + 4) as isize {
-                return Err(io::Error::last_os_error());
-            }
-            if u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
-                let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
-                if errno != 0 {
-                    return Err(io::Error::from_raw_os_error(errno));
-                }
-            }
-            Ok(())
-        })();
-        libc::close(fd);
-        result
-    }
+    let mut msg = header(libc::RTM_SETLINK, 0);
+    // struct ifinfomsg
+    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    let mut inner = Vec::new();
+    nla(&mut inner, IFLA_XDP_FD, &prog_fd.to_ne_bytes());
+    nla(&mut inner, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
+    nla(&mut msg, IFLA_XDP | NLA_F_NESTED, &inner);
+    transact(msg, |_| false)
 }
