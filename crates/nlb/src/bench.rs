@@ -37,12 +37,12 @@ pub fn run(repeat: u32, rounds: usize, json: bool) -> Result<ExitCode, String> {
         "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds, median of the kernel's mean per run"
     );
     println!(
-        "{:<40} {:>6} {:>10} {:>10}",
+        "{:<52} {:>6} {:>10} {:>10}",
         "case", "action", "ns/packet", "x XDP_PASS"
     );
     for r in &rows {
         println!(
-            "{:<40} {:>6} {:>10.1} {:>10.2}",
+            "{:<52} {:>6} {:>10.1} {:>10.2}",
             r.case, r.action, r.median_ns, r.ratio_to_xdp_pass
         );
     }
