@@ -166,6 +166,35 @@ struct icmp_hdr {
 #define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11
 
+/* The coarse clock changes only at ticks: each CPU keeps the latest reading with the
+ * jiffy it was taken in, so a packet pays a jiffies read instead of a clock read. */
+struct clock_cache {
+	__u64 jiffies;
+	__u64 now;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} CLOCK SEC(".maps");
+
+static __always_inline __u64 coarse_now(void)
+{
+	__u32 zero = 0;
+	struct clock_cache *c = bpf_map_lookup_elem(&CLOCK, &zero);
+	__u64 j = bpf_jiffies64();
+	if (c && c->jiffies == j)
+		return c->now;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	if (c) {
+		c->jiffies = j;
+		c->now = now;
+	}
+	return now;
+}
+
 struct arp_ipv4 {
 	__be16 htype;
 	__be16 ptype;
@@ -270,7 +299,7 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 	struct flow *f = bpf_map_lookup_elem(&CONNS, key);
 	if (!f)
 		return 0;
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now = coarse_now();
 	if (now - f->last_ns > cfg->idle_timeout_ns) {
 		bpf_map_delete_elem(&CONNS, key);
 		return 0;
@@ -330,7 +359,7 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	if (st == SLOT_OWNED && tcp && !syn) {
-		if (bpf_ktime_get_coarse_ns() < cfg->lease_deadline_ns) {
+		if (coarse_now() < cfg->lease_deadline_ns) {
 			if (in->tcp_flags & (TCP_FIN | TCP_RST))
 				bpf_map_delete_elem(&CONNS, &key);
 			return count(CNT_ADMIT_OWNED, 1);
@@ -347,7 +376,7 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	if (st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY)
 		return count(CNT_DROP_NOT_OWNED, 0);
 
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now = coarse_now();
 	if (now >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_FENCED, 0);
 	if (syn) {
@@ -382,7 +411,7 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth, co
 		return count(CNT_ARP_PASSED, XDP_PASS);
 	/* One host answers: the one that takes the default host's traffic. */
 	__u8 st = slot_state(cfg, cfg->nr_rules, 0);
-	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || bpf_ktime_get_coarse_ns() >= cfg->lease_deadline_ns)
+	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || coarse_now() >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_NOT_OWNED, XDP_DROP);
 
 	__be32 vip = arp->tpa;
