@@ -120,9 +120,8 @@ impl ClusterConfig {
     }
 }
 
-/// Reads the cluster key file: at least 16 bytes of secret (e.g. 32 random bytes as
-/// 64 hex digits, `head -c 32 /dev/urandom | xxd -p -c 64`), from which the
-/// heartbeat key is derived.
+/// Reads the cluster key file: at least 16 bytes of secret (`nlb keygen` writes 32
+/// random bytes as 64 hex digits), from which the heartbeat key is derived.
 pub fn load_key(path: &Path) -> Result<[u8; 32], String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;

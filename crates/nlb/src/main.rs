@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod ip2mac;
+mod keygen;
 mod output;
 mod plan;
 mod simulate;
@@ -40,6 +41,17 @@ enum Command {
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a new cluster key file (32 random bytes as hex, mode 0600).
+    ///
+    /// Heartbeats are authenticated with a key derived from this file: every host of a
+    /// cluster needs the same file, named by `key_file` in its configuration.
+    Keygen {
+        /// Where to write it.
+        file: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// Check configuration files.
     #[command(subcommand)]
@@ -128,6 +140,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
+        Command::Keygen { file, force } => keygen::run(&file, force),
         Command::Config(ConfigCommand::Check { files, json }) => check::run(&files, json),
         Command::Plan {
             files,

@@ -163,3 +163,31 @@ fn plan_json_reports_balance_and_movement() {
 fn write(p: &Path, s: &str) {
     std::fs::write(p, s).unwrap();
 }
+
+#[test]
+fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch("keygen");
+    let key = d.join("web.key");
+    let k = key.to_str().unwrap();
+    assert!(nlb(&["keygen", k]).status.success());
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(text.trim().len(), 64);
+    assert!(text.trim().bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(nlb_core::config::load_key(&key).is_ok());
+    let again = nlb(&["keygen", k]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("exists") && stderr(&again).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        text,
+        "the old key is kept"
+    );
+    assert!(nlb(&["keygen", k, "--force"]).status.success());
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
+    std::fs::remove_dir_all(d).unwrap();
+}
