@@ -135,7 +135,6 @@ pub struct Ownership {
     pub rules: Vec<RuleOwnership>,
     /// The default host: the live host with the lowest id.
     pub default_host: Option<HostId>,
-    seed: u64,
 }
 
 impl Ownership {
@@ -184,36 +183,50 @@ impl Ownership {
                 .filter(|h| h.default_eligible)
                 .map(|h| h.id)
                 .min(),
-            seed: cluster.hash_seed,
         }
     }
 
     /// Classifies a flow.
     pub fn classify(&self, cluster: &ClusterConfig, flow: &Flow) -> Verdict {
-        if !cluster.is_vip(flow.vip) {
+        let Some((rule, slot)) = locate(cluster, flow) else {
             return Verdict::NotClusterTraffic;
-        }
-        let Some(i) = find_rule(&cluster.rules, flow.vip, flow.transport, flow.server_port) else {
-            return Verdict::Default {
-                owner: self.default_host,
-            };
         };
-        match &self.rules[i] {
-            RuleOwnership::Disabled => Verdict::Disabled { rule: i },
-            RuleOwnership::Single(owner) => Verdict::Single {
-                rule: i,
+        match self.rules.get(rule) {
+            None => Verdict::Default {
+                owner: self.default_host,
+            },
+            Some(RuleOwnership::Disabled) => Verdict::Disabled { rule },
+            Some(RuleOwnership::Single(owner)) => Verdict::Single {
+                rule,
                 owner: *owner,
             },
-            RuleOwnership::Multiple(table) => {
-                let input =
-                    HashInput::new(cluster.rules[i].affinity, flow.client, flow.client_port);
-                let slot = slot_of(flow_hash(self.seed, &input), table.size());
-                Verdict::Multiple {
-                    rule: i,
-                    slot,
-                    owner: table.owner(slot),
-                }
-            }
+            Some(RuleOwnership::Multiple(table)) => Verdict::Multiple {
+                rule,
+                slot,
+                owner: table.owner(slot),
+            },
         }
     }
+}
+
+/// Where a flow lands, whoever owns it: the covering rule's index and the flow's slot
+/// in it, indexed as the data path indexes its tables (a rule count of rules stands for
+/// traffic no rule covers; single-host and disabled rules have one slot, 0). `None`
+/// when the flow is not addressed to a VIP of the cluster.
+pub fn locate(cluster: &ClusterConfig, flow: &Flow) -> Option<(usize, u32)> {
+    if !cluster.is_vip(flow.vip) {
+        return None;
+    }
+    let Some(i) = find_rule(&cluster.rules, flow.vip, flow.transport, flow.server_port) else {
+        return Some((cluster.rules.len(), 0));
+    };
+    let rule = &cluster.rules[i];
+    if rule.filtering != Filtering::Multiple {
+        return Some((i, 0));
+    }
+    let input = HashInput::new(rule.affinity, flow.client, flow.client_port);
+    Some((
+        i,
+        slot_of(flow_hash(cluster.hash_seed, &input), cluster.table_size),
+    ))
 }

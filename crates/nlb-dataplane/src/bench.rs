@@ -76,14 +76,16 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
     dp.set_slots(1, &vec![SlotState::Owned; cluster.table_size as usize])?;
     dp.set_slots(cluster.rules.len(), &[SlotState::Owned])?;
     let slot = |port: u16| {
-        use nlb_core::hash::{flow_hash, slot_of, HashInput};
-        slot_of(
-            flow_hash(
-                cluster.hash_seed,
-                &HashInput::new(nlb_core::rules::Affinity::None, client.into(), port),
-            ),
-            cluster.table_size,
-        )
+        let flow = nlb_core::classify::Flow {
+            vip: vip.into(),
+            transport: nlb_core::rules::Transport::Tcp,
+            client: client.into(),
+            client_port: port,
+            server_port: 80,
+        };
+        nlb_core::classify::locate(&cluster, &flow)
+            .expect("to the VIP")
+            .1
     };
     let owned_port = (1024..u16::MAX)
         .find(|&p| slot(p) % 2 == 0)

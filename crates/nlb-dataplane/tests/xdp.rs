@@ -110,15 +110,14 @@ fn web() -> (ClusterConfig, Dataplane) {
 
 /// The slot of a client port for the web rule (affinity none), as the core computes it.
 fn slot_of(c: &ClusterConfig, port: u16) -> u32 {
-    use nlb_core::hash::{flow_hash, slot_of, HashInput};
-    use nlb_core::rules::Affinity;
-    slot_of(
-        flow_hash(
-            c.hash_seed,
-            &HashInput::new(Affinity::None, IpAddr::V4(CLIENT), port),
-        ),
-        c.table_size,
-    )
+    let flow = nlb_core::classify::Flow {
+        vip: IpAddr::V4(VIP),
+        transport: nlb_core::rules::Transport::Tcp,
+        client: IpAddr::V4(CLIENT),
+        client_port: port,
+        server_port: 80,
+    };
+    nlb_core::classify::locate(c, &flow).expect("to the VIP").1
 }
 
 #[test]

@@ -5,12 +5,11 @@
 use crate::rng::Rng;
 use crate::scenario::{Action, Scenario};
 use crate::Report;
-use nlb_core::classify::Ownership;
+use nlb_core::classify::{locate, Flow, Ownership};
 use nlb_core::config::Config;
 use nlb_core::convergence::{owner_of, Command, Event, Node, RuleSelector, SlotState, View};
-use nlb_core::hash::{flow_hash, slot_of, HashInput};
 use nlb_core::mac::MacAddr;
-use nlb_core::rules::Affinity;
+use nlb_core::rules::Transport;
 use nlb_core::wire::{Heartbeat, WireState};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -257,15 +256,15 @@ impl World {
                 w.traffic_rng.range(1, 254) as u8,
             ));
             let port = w.traffic_rng.range(1024, 65535) as u16;
-            let seed = w.hosts[0].config.cluster.hash_seed;
-            let slot = if rule == 0 {
-                slot_of(
-                    flow_hash(seed, &HashInput::new(Affinity::None, client, port)),
-                    SIM_TABLE_SIZE,
-                )
-            } else {
-                0
+            let flow = Flow {
+                vip: w.hosts[0].config.cluster.vip,
+                transport: Transport::Tcp,
+                client,
+                client_port: port,
+                server_port: if rule == 0 { 80 } else { 22 },
             };
+            let (located, slot) = locate(&w.hosts[0].config.cluster, &flow).expect("to the VIP");
+            debug_assert_eq!(located, rule);
             let closes_at = t + ms(w.traffic_rng.range(300, 6000));
             w.conns.push(Conn {
                 rule,
@@ -430,23 +429,22 @@ impl World {
             // The data path reports connections it holds in released slots.
             let node = self.hosts[h].node.as_mut().expect("checked");
             let released: Vec<(usize, u32)> = node.released_slots().collect();
-            let mut changed = false;
             let host = &mut self.hosts[h];
             host.reported.retain(|k, _| released.contains(k));
-            for (r, s) in released {
-                let held = host.conntrack.values().filter(|&&k| k == (r, s)).count() as u32;
-                if host.reported.get(&(r, s)) != Some(&held) {
-                    host.reported.insert((r, s), held);
-                    host.node
-                        .as_mut()
-                        .expect("checked")
-                        .report_held(now, r, s, held);
-                    changed = true;
+            let mut changes = Vec::new();
+            for key in released {
+                let held = host.conntrack.values().filter(|&&k| k == key).count() as u32;
+                if host.reported.insert(key, held) != Some(held) {
+                    changes.push((key, held));
                 }
             }
-            if !changed {
+            if changes.is_empty() {
                 break;
             }
+            host.node
+                .as_mut()
+                .expect("checked")
+                .report_held_many(now, changes);
         }
         self.update_admits(h);
         self.check_i1(h);

@@ -8,7 +8,7 @@ mod netlink;
 
 use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
-use nlb_core::classify::{Flow, Ownership};
+use nlb_core::classify::{locate, Flow};
 use nlb_core::config::{load_key, Config};
 use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
@@ -295,7 +295,6 @@ fn report_held(
         released_before.clear();
         return Ok(());
     }
-    let ownership = Ownership::build(cluster, &[]);
     let mut held: BTreeMap<(usize, u32), u32> = released.iter().map(|k| (*k, 0)).collect();
     let mut newly = Vec::new();
     for c in dp.connections_list().map_err(|e| e.to_string())? {
@@ -306,11 +305,8 @@ fn report_held(
             client_port: c.client_port,
             server_port: c.server_port,
         };
-        let key = match ownership.classify(cluster, &flow) {
-            nlb_core::classify::Verdict::Multiple { rule, slot, .. } => (rule, slot),
-            nlb_core::classify::Verdict::Single { rule, .. } => (rule, 0),
-            nlb_core::classify::Verdict::Default { .. } => (cluster.rules.len(), 0),
-            _ => continue,
+        let Some(key) = locate(cluster, &flow) else {
+            continue;
         };
         if let Some(n) = held.get_mut(&key) {
             *n += 1;

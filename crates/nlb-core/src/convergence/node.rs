@@ -620,10 +620,7 @@ impl Node {
     /// The data path's report of connections this host still holds in a released slot
     /// (`rule` equal to the rule count stands for the default host's traffic).
     pub fn report_held(&mut self, now: Duration, rule: usize, slot: u32, connections: u32) {
-        if let Some(entry) = self.released.get_mut(&(rule, slot)) {
-            entry.0 = Some(connections);
-        }
-        self.reevaluate(now);
+        self.report_held_many(now, [((rule, slot), connections)]);
     }
 
     /// [`Node::report_held`] for many slots at once, evaluated once.
