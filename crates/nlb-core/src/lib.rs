@@ -10,10 +10,13 @@
 //! - [`hash`]: the keyed flow hash shared with the BPF program.
 //! - [`table`]: weighted Maglev-style ownership tables.
 //! - [`classify`]: which host owns a flow.
+//! - [`convergence`] and [`wire`]: the heartbeat protocol and its state machine.
+//! - [`control`]: the control socket protocol between nlbd and `nlb`.
 
 pub mod addressing;
 pub mod classify;
 pub mod config;
+pub mod control;
 pub mod convergence;
 pub mod hash;
 pub mod host;

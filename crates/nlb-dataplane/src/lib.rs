@@ -6,6 +6,7 @@
 //! admitted or dropped by this host's slot states, its connection table and its lease.
 
 pub mod bench;
+pub mod lab_switch;
 pub mod packet;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
@@ -98,14 +99,17 @@ pub enum Error {
     Map(String),
     /// The configuration does not fit the data path.
     Unsupported(String),
+    /// Attaching a program to an interface failed.
+    Attach(String),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Load(e) => write!(f, "cannot load the XDP program: {e}"),
+            Error::Load(e) => write!(f, "cannot load the BPF program: {e}"),
             Error::Map(e) => write!(f, "BPF map operation failed: {e}"),
             Error::Unsupported(e) => write!(f, "unsupported by the data path: {e}"),
+            Error::Attach(e) => write!(f, "cannot attach the program: {e}"),
         }
     }
 }

@@ -6,6 +6,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path, force: bool) -> Result<ExitCode, String> {
+    write_key(path, force)?;
+    println!(
+        "wrote a new cluster key to {} (mode 0600); copy it to every host of the cluster",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes 32 random bytes as hex to a new file of mode 0600.
+pub fn write_key(path: &Path, force: bool) -> Result<(), String> {
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut secret))
@@ -26,10 +36,5 @@ pub fn run(path: &Path, force: bool) -> Result<ExitCode, String> {
         _ => format!("cannot create {}: {e}", path.display()),
     })?;
     f.write_all(format!("{hex}\n").as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!(
-        "wrote a new cluster key to {} (mode 0600); copy it to every host of the cluster",
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

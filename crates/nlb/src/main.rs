@@ -2,13 +2,17 @@
 
 mod bench;
 mod check;
+mod client;
 mod ip2mac;
 mod keygen;
+mod lab;
 mod output;
 mod plan;
 mod simulate;
+mod verbs;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use nlb_core::control::{Request, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,8 +29,116 @@ struct Cli {
     command: Command,
 }
 
+/// Options of every control verb.
+#[derive(Args)]
+struct VerbOptions {
+    /// The cluster interface of the nlbd to ask (needed only when several run).
+    #[arg(long, short = 'i', value_name = "IF")]
+    interface: Option<String>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Show this host's state and the cluster's members, as nlb.exe query does.
+    ///
+    /// States carry Windows NLB's names: Converging, Converged, Converged as DEFAULT,
+    /// Draining, Stopped, Suspended. Then each port rule with this host's state, weight
+    /// and share of the rule's flows. Talks to nlbd over its control socket (root).
+    #[command(display_order = 1)]
+    Query {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Show parameters, state, rules, peers and counters (heartbeats and data path).
+    #[command(display_order = 1)]
+    Display {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Show the configuration this host runs with.
+    #[command(display_order = 1)]
+    Params {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Join the cluster (start cluster operations on this host).
+    #[command(display_order = 1)]
+    Start {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Leave the cluster at once; this host's open connections break.
+    #[command(display_order = 1)]
+    Stop {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Take no new flows, serve open connections to their end, then stop.
+    #[command(display_order = 1)]
+    Drainstop {
+        /// Wait, showing the connections left, until the host has stopped.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Stop, and ignore every control verb but resume.
+    #[command(display_order = 1)]
+    Suspend {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Accept control verbs again after suspend (the host stays stopped until start).
+    #[command(display_order = 1)]
+    Resume {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Take part in port rules again: `all`, `PORT` or `VIP:PORT`.
+    #[command(display_order = 1)]
+    Enable {
+        /// all, PORT or VIP:PORT: the rules covering it.
+        target: Target,
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Drop all traffic of port rules on this host (its connections break).
+    #[command(display_order = 1)]
+    Disable {
+        /// all, PORT or VIP:PORT: the rules covering it.
+        target: Target,
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Take no new flows of port rules on this host; serve open connections to their end.
+    #[command(display_order = 1)]
+    Drain {
+        /// all, PORT or VIP:PORT: the rules covering it.
+        target: Target,
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Show the state of the port rule covering PORT or VIP:PORT on this host.
+    #[command(display_order = 1)]
+    Queryport {
+        /// PORT or VIP:PORT.
+        target: Target,
+        #[command(flatten)]
+        options: VerbOptions,
+    },
+    /// Re-read the configuration file and apply what can change without a restart.
+    ///
+    /// Load weights apply at once, moving flows without breaking connections. Changes
+    /// that need a restart (the [cluster] part, host id, interface, handling priorities)
+    /// are refused with the reason, and nothing changes.
+    #[command(display_order = 1)]
+    Reload {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
     /// Print the cluster MAC of every operation mode, and the IGMP group, for a VIP.
     ///
     /// Use it to configure switches and static ARP entries before choosing a mode:
@@ -99,6 +211,112 @@ enum Command {
     /// Benchmarks (they report figures beside a baseline measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A whole cluster in network namespaces on this machine: demos, teaching, tests.
+    ///
+    /// `nlb lab up` builds a switch (a Linux bridge with IGMP snooping and a querier),
+    /// hosts each running nlbd and a service that answers its host id on TCP 80, and a
+    /// client; `nlb lab demo` shows the whole system in under a minute. Needs root.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+/// The lab's name (namespaces are nlb-NAME-sw, nlb-NAME-h1..., nlb-NAME-c).
+#[derive(Args)]
+struct LabName {
+    /// The lab's name, 1..=8 letters or digits.
+    #[arg(long, default_value = "lab")]
+    name: String,
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Build the lab and wait until its cluster has converged.
+    Up {
+        /// Number of hosts.
+        #[arg(long, default_value_t = 3)]
+        hosts: u8,
+        /// unicast, multicast or igmp-multicast.
+        #[arg(long, default_value = "igmp-multicast")]
+        mode: String,
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Each host's nlbd, state, members and share; the switch's group members.
+    Status {
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in a host's namespace (h1.., client, switch): `nlb lab exec h1 -- nlb query`.
+    Exec {
+        /// h1.., client or switch.
+        host: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Kill a host's nlbd and service with SIGKILL, as a crash would.
+    Kill {
+        /// h1..
+        host: String,
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Start a host's nlbd and service again and wait until the cluster converged.
+    Start {
+        /// h1..
+        host: String,
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Connections from the client to the VIP: how many each host served, and failures.
+    Traffic {
+        /// Number of connections, one after another.
+        #[arg(long, default_value_t = 300)]
+        connections: usize,
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the lab: namespaces, links, processes, files (also after a crash).
+    Down {
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Up, query, traffic, a host killed and the failover measured, restart, traffic, down.
+    Demo {
+        /// Number of hosts.
+        #[arg(long, default_value_t = 3)]
+        hosts: u8,
+        /// unicast, multicast or igmp-multicast.
+        #[arg(long, default_value = "igmp-multicast")]
+        mode: String,
+        /// The lab's name.
+        #[arg(long, default_value = "demo")]
+        name: String,
+    },
+    /// The lab's service: answers `host ID` on accept and to every line (runs in a host).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        id: u8,
+        #[arg(long, default_value_t = 80)]
+        port: u16,
+    },
+    /// The lab switch's MAC-based IGMP snooping agent (runs in the switch namespace).
+    #[command(hide = true)]
+    Switch {
+        #[arg(long)]
+        vip: std::net::IpAddr,
+        #[arg(long, default_value = "br0")]
+        bridge: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,9 +354,51 @@ enum ConfigCommand {
     },
 }
 
+fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
+    match c {
+        LabCommand::Up { hosts, mode, name } => {
+            lab::up(&name.name, hosts, &mode, false).map(|_| ExitCode::SUCCESS)
+        }
+        LabCommand::Status { name, json } => lab::status(&name.name, json),
+        LabCommand::Exec {
+            host,
+            command,
+            name,
+        } => lab::exec(&name.name, &host, &command),
+        LabCommand::Kill { host, name } => lab::kill(&name.name, &host),
+        LabCommand::Start { host, name } => lab::start(&name.name, &host),
+        LabCommand::Traffic {
+            connections,
+            name,
+            json,
+        } => lab::traffic(&name.name, connections, json),
+        LabCommand::Down { name } => lab::down(&name.name, false).map(|_| ExitCode::SUCCESS),
+        LabCommand::Demo { hosts, mode, name } => lab::demo::run(hosts, &mode, &name),
+        LabCommand::Serve { id, port } => lab::service::serve(id, port).map(|_| ExitCode::SUCCESS),
+        LabCommand::Switch { vip, bridge } => {
+            lab::switch::run(vip, &bridge).map(|_| ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verb = |v: verbs::Verb, o: VerbOptions| verbs::run(v, o.interface.as_deref(), o.json);
+    let change = |r: Request, o: VerbOptions| verb(verbs::Verb::Change(r), o);
     let result = match cli.command {
+        Command::Query { options } => verb(verbs::Verb::Query, options),
+        Command::Display { options } => verb(verbs::Verb::Display, options),
+        Command::Params { options } => verb(verbs::Verb::Params, options),
+        Command::Start { options } => change(Request::Start, options),
+        Command::Stop { options } => change(Request::Stop, options),
+        Command::Drainstop { wait, options } => verb(verbs::Verb::DrainStop { wait }, options),
+        Command::Suspend { options } => change(Request::Suspend, options),
+        Command::Resume { options } => change(Request::Resume, options),
+        Command::Enable { target, options } => change(Request::Enable { target }, options),
+        Command::Disable { target, options } => change(Request::Disable { target }, options),
+        Command::Drain { target, options } => change(Request::Drain { target }, options),
+        Command::Queryport { target, options } => verb(verbs::Verb::QueryPort(target), options),
+        Command::Reload { options } => change(Request::Reload, options),
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
         Command::Keygen { file, force } => keygen::run(&file, force),
         Command::Config(ConfigCommand::Check { files, json }) => check::run(&files, json),
@@ -153,6 +413,7 @@ fn main() -> ExitCode {
             scenario,
             json,
         } => simulate::run_cmd(hosts, seed, &scenario, json),
+        Command::Lab(c) => run_lab(c),
         Command::Bench(BenchCommand::Xdp {
             repeat,
             rounds,

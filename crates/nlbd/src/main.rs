@@ -3,6 +3,7 @@
 //! state machine, and slot states and the lease from the state machine into the XDP
 //! program's maps.
 
+mod control;
 mod link;
 mod netlink;
 
@@ -10,6 +11,7 @@ use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::classify::{locate, Flow};
 use nlb_core::config::{load_key, Config};
+use nlb_core::control::{self as proto, DataplaneStats, Reply, Request, PROTOCOL_VERSION};
 use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
@@ -101,10 +103,13 @@ fn random_u64() -> u64 {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
-    let cluster = &config.cluster;
+    let mut config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    // The cluster part never changes while nlbd runs (a reload refuses to).
+    let cluster = &config.cluster.clone();
     let key = load_key(&cluster.key_file)?;
-    let iface = &config.host.interface;
+    let iface = &config.host.interface.clone();
+    // First, before changing anything: refuse if another nlbd serves this interface.
+    let control = control::ControlSocket::bind(iface)?;
     let ifindex = link::ifindex(iface).map_err(|e| e.to_string())?;
     let own_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
     let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
@@ -263,6 +268,10 @@ fn run(args: &Args) -> Result<(), String> {
             next_report = now + period;
             report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
         }
+        for (client, request) in control.poll() {
+            let reply = serve(request, &mut node, &mut config, &dp, ktime_now());
+            client.reply(&reply);
+        }
         if let Some(m) = &igmp {
             if now >= next_igmp {
                 next_igmp = now + Duration::from_secs(10);
@@ -278,6 +287,122 @@ fn run(args: &Args) -> Result<(), String> {
             return Ok(());
         }
     }
+}
+
+/// Answers one control request.
+fn serve(
+    request: Request,
+    node: &mut Node,
+    config: &mut Config,
+    dp: &Dataplane,
+    now: Duration,
+) -> Reply {
+    let command = match request {
+        Request::Query => return status(node, config, dp, now, None),
+        Request::Params => {
+            return Reply::Params {
+                version: PROTOCOL_VERSION,
+                params: Box::new(proto::Params::new(config)),
+            }
+        }
+        Request::QueryPort { vip, port } => {
+            return match proto::rule_for_port(config, vip, port) {
+                Err(e) => Reply::error(e),
+                Ok(index) => {
+                    let s =
+                        proto::Status::new(config, &node.snapshot(now), DataplaneStats::default());
+                    let rule = s.rules[index.unwrap_or(config.cluster.rules.len())].clone();
+                    Reply::Port {
+                        version: PROTOCOL_VERSION,
+                        index,
+                        rule,
+                    }
+                }
+            };
+        }
+        Request::Reload => return reload(node, config, dp, now),
+        Request::Start => Command::Start,
+        Request::Stop => Command::Stop,
+        Request::DrainStop => Command::DrainStop,
+        Request::Suspend => Command::Suspend,
+        Request::Resume => Command::Resume,
+        Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {
+            let selector = match proto::select(config, target) {
+                Ok(s) => s,
+                Err(e) => return Reply::error(e),
+            };
+            match request {
+                Request::Enable { .. } => Command::Enable(selector),
+                Request::Disable { .. } => Command::Disable(selector),
+                _ => Command::Drain(selector),
+            }
+        }
+    };
+    match node.command(now, command) {
+        Ok(()) => {
+            log!("control: {request:?} done");
+            status(node, config, dp, now, Some(request.done_message()))
+        }
+        Err(e) => {
+            log!("control: {request:?} refused: {e}");
+            Reply::error(e.to_string())
+        }
+    }
+}
+
+fn status(
+    node: &Node,
+    config: &Config,
+    dp: &Dataplane,
+    now: Duration,
+    message: Option<String>,
+) -> Reply {
+    let stats = DataplaneStats {
+        connections: dp.connections().unwrap_or(0) as u64,
+        packets: dp
+            .counters()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    };
+    Reply::Status {
+        version: PROTOCOL_VERSION,
+        message,
+        status: Box::new(proto::Status::new(config, &node.snapshot(now), stats)),
+    }
+}
+
+/// Re-reads the configuration file; applies the changes that are safe at run time.
+fn reload(node: &mut Node, config: &mut Config, dp: &Dataplane, now: Duration) -> Reply {
+    let new = match Config::load(&config.path) {
+        Ok(c) => c,
+        Err(e) => {
+            return Reply::error(format!(
+                "the configuration file has errors; nothing changed:\n{e}"
+            ))
+        }
+    };
+    let (commands, changes) = match proto::reload_plan(config, &new) {
+        Ok(p) => p,
+        Err(e) => {
+            log!("reload refused: {e}");
+            return Reply::error(format!("reload refused, nothing changed: {e}"));
+        }
+    };
+    for c in commands {
+        if let Err(e) = node.command(now, c) {
+            return Reply::error(format!("reload stopped at {c:?}: {e}"));
+        }
+    }
+    config.host = new.host;
+    let message = if changes.is_empty() {
+        "reloaded: nothing changed".to_string()
+    } else {
+        format!("reloaded: {}", changes.join("; "))
+    };
+    log!("{message}");
+    status(node, config, dp, now, Some(message))
 }
 
 /// Tells the state machine how many connections the data path still holds in each

@@ -1,0 +1,69 @@
+//! Talking to nlbd over its control socket (`@nlb/<interface>` in this network
+//! namespace; see `nlb_core::control`).
+
+use nlb_core::control::{Reply, Request};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixStream};
+use std::time::Duration;
+
+/// The interfaces with an nlbd in this network namespace, from `/proc/net/unix`.
+pub fn running_interfaces() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .filter_map(|p| p.strip_prefix("@nlb/"))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The interface to talk to: the one given, or the only nlbd running.
+pub fn pick_interface(given: Option<&str>) -> Result<String, String> {
+    if let Some(i) = given {
+        return Ok(i.to_string());
+    }
+    match running_interfaces().as_slice() {
+        [] => Err(
+            "nlbd is not running in this network namespace (no control socket \
+                   @nlb/<interface>); start it, e.g. `systemctl start nlbd@web`"
+                .into(),
+        ),
+        [one] => Ok(one.clone()),
+        many => Err(format!(
+            "nlbd runs on several interfaces here ({}); choose one with --interface",
+            many.join(", ")
+        )),
+    }
+}
+
+/// Sends one request and reads the reply. An error reply is returned as `Ok`: the
+/// caller shows nlbd's reason.
+pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
+    let name = nlb_core::control::socket_name(interface);
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).map_err(|e| e.to_string())?;
+    let stream = UnixStream::connect_addr(&addr).map_err(|e| match e.kind() {
+        ErrorKind::ConnectionRefused | ErrorKind::NotFound => format!(
+            "nlbd is not running on {interface} in this network namespace \
+             (nothing listens on @{name})"
+        ),
+        _ => format!("connecting to nlbd (@{name}): {e}"),
+    })?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    line.push('\n');
+    (&stream)
+        .write_all(line.as_bytes())
+        .map_err(|e| format!("sending to nlbd: {e}"))?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(|e| format!("reading nlbd's reply: {e}"))?;
+    if answer.is_empty() {
+        return Err("nlbd closed the connection without replying".into());
+    }
+    serde_json::from_str(&answer).map_err(|e| format!("nlbd's reply is not understood: {e}"))
+}

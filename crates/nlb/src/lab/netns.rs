@@ -1,0 +1,98 @@
+//! Network namespaces for the lab: `ip` for building them (a lab tool may shell out;
+//! nlbd itself uses netlink), and threads switched into a namespace for talking to
+//! the processes inside without spawning any.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Runs `ip ARGS`; an error carries ip's message.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    run("ip", args)
+}
+
+/// Runs a program to completion; an error carries its stderr.
+pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!("cannot run {program} (iproute2; scripts/setup.sh installs it): {e}")
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Output of a program, or its error.
+pub fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The named network namespaces (`ip netns list`).
+pub fn list() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a named namespace exists.
+pub fn exists(ns: &str) -> bool {
+    Path::new("/run/netns").join(ns).exists()
+}
+
+/// The pids of the processes in a namespace.
+pub fn pids(ns: &str) -> Vec<i32> {
+    output("ip", &["netns", "pids", ns])
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Runs `f` on a thread switched into namespace `ns` (setns affects only that thread).
+pub fn run_in<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let path = Path::new("/run/netns").join(ns);
+    let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        // SAFETY: setns on a namespace file we hold open; it changes this thread only.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(format!(
+                "entering namespace {ns}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| "a lab thread panicked".to_string())?
+}

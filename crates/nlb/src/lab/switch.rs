@@ -1,0 +1,94 @@
+//! The lab switch's agent (`nlb lab switch`, run inside the switch namespace): MAC-based
+//! IGMP snooping. It attaches `bpf/lab_switch.c` to the egress of every bridge port and
+//! keeps the set of member ports equal to the ports the bridge's MDB lists for the
+//! cluster's group, so frames to the IGMP-mode cluster MAC leave only towards hosts
+//! that joined 239.255.Y.Z, as on a switch that snoops by MAC.
+
+use nlb_core::addressing::{ClusterAddressing, OperationMode};
+use nlb_dataplane::lab_switch::LabSwitch;
+use serde_json::Value;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The ports enslaved to `bridge`.
+fn ports(bridge: &str) -> Vec<String> {
+    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn ifindex(port: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/class/net/{port}/ifindex"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The ports the MDB of `bridge` lists for `group` (from `bridge -j mdb show`).
+pub fn mdb_members(bridge: &str, group: IpAddr) -> Vec<String> {
+    let Ok(text) = super::netns::output("bridge", &["-j", "mdb", "show", "dev", bridge]) else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    collect(&json, &group.to_string(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn collect(v: &Value, group: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| collect(x, group, out)),
+        Value::Object(o) => {
+            if o.get("grp").and_then(Value::as_str) == Some(group) {
+                if let Some(p) = o.get("port").and_then(Value::as_str) {
+                    out.push(p.to_string());
+                }
+            }
+            o.values().for_each(|x| collect(x, group, out));
+        }
+        _ => {}
+    }
+}
+
+/// Runs the agent for the cluster of `vip` on `bridge`, forever.
+pub fn run(vip: IpAddr, bridge: &str) -> Result<(), String> {
+    let addressing = ClusterAddressing::new(vip).map_err(|e| e.to_string())?;
+    let group = addressing.igmp_group();
+    let mac = addressing.cluster_mac(OperationMode::IgmpMulticast);
+    let mut switch = LabSwitch::load(mac).map_err(|e| e.to_string())?;
+    let mut attached = Vec::new();
+    let mut members_before = None;
+    loop {
+        for p in ports(bridge) {
+            if !attached.contains(&p) {
+                switch.attach(&p).map_err(|e| e.to_string())?;
+                eprintln!("switch: snooping by MAC on port {p}");
+                attached.push(p);
+            }
+        }
+        let members = mdb_members(bridge, group);
+        if members_before.as_ref() != Some(&members) {
+            eprintln!(
+                "switch: group {group} ({mac}) members: {}",
+                if members.is_empty() {
+                    "none".to_string()
+                } else {
+                    members.join(", ")
+                }
+            );
+            let indexes: Vec<u32> = members.iter().filter_map(|p| ifindex(p)).collect();
+            switch.set_members(&indexes).map_err(|e| e.to_string())?;
+            members_before = Some(members);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
