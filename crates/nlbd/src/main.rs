@@ -243,6 +243,13 @@ fn run(args: &Args) -> Result<(), String> {
         }
         let now = ktime_now();
         node.tick(now);
+        // Control requests act on the state machine now; their replies go out once
+        // the data path reflects them (a reply saying "Draining" must be true).
+        let served: Vec<_> = control
+            .poll()
+            .into_iter()
+            .map(|(client, request)| (client, serve(request, &mut node, &mut config, &dp, now)))
+            .collect();
         // Frames, events, slot states and the lease out of it.
         while let Some(f) = node.poll_transmit() {
             if let Err(e) = socket.send(&f) {
@@ -252,13 +259,7 @@ fn run(args: &Args) -> Result<(), String> {
         while let Some(e) = node.poll_event() {
             log_event(&e);
         }
-        if node.slots_generation() != generation {
-            generation = node.slots_generation();
-            for r in 0..=cluster.rules.len() {
-                dp.set_slots(r, node.slot_states(r))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
+        sync_slots(&node, &mut dp, &mut generation)?;
         let lease = node
             .lease_expiry()
             .unwrap_or(Duration::MAX)
@@ -268,8 +269,17 @@ fn run(args: &Args) -> Result<(), String> {
             next_report = now + period;
             report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
         }
-        for (client, request) in control.poll() {
-            let reply = serve(request, &mut node, &mut config, &dp, ktime_now());
+        for (client, served) in served {
+            let reply = match served {
+                Served::Reply(r) => r,
+                Served::Changed(message) => {
+                    // Count what the released slots hold now, so the reply (and
+                    // drainstop --wait) shows connections, not unreported slots.
+                    report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
+                    sync_slots(&node, &mut dp, &mut generation)?;
+                    status(&node, &config, &dp, now, Some(message))
+                }
+            };
             client.reply(&reply);
         }
         if let Some(m) = &igmp {
@@ -289,6 +299,26 @@ fn run(args: &Args) -> Result<(), String> {
     }
 }
 
+/// Rewrites the data path's slot tables when the state machine's have changed.
+fn sync_slots(node: &Node, dp: &mut Dataplane, generation: &mut u64) -> Result<(), String> {
+    if node.slots_generation() != *generation {
+        *generation = node.slots_generation();
+        for r in 0..=node.cluster().rules.len() {
+            dp.set_slots(r, node.slot_states(r))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// What a control request led to.
+enum Served {
+    /// The reply.
+    Reply(Reply),
+    /// The host's state changed; the reply is its status, with this message.
+    Changed(String),
+}
+
 /// Answers one control request.
 fn serve(
     request: Request,
@@ -296,17 +326,17 @@ fn serve(
     config: &mut Config,
     dp: &Dataplane,
     now: Duration,
-) -> Reply {
+) -> Served {
     let command = match request {
-        Request::Query => return status(node, config, dp, now, None),
+        Request::Query => return Served::Reply(status(node, config, dp, now, None)),
         Request::Params => {
-            return Reply::Params {
+            return Served::Reply(Reply::Params {
                 version: PROTOCOL_VERSION,
                 params: Box::new(proto::Params::new(config)),
-            }
+            })
         }
         Request::QueryPort { vip, port } => {
-            return match proto::rule_for_port(config, vip, port) {
+            return Served::Reply(match proto::rule_for_port(config, vip, port) {
                 Err(e) => Reply::error(e),
                 Ok(index) => {
                     let s =
@@ -318,9 +348,9 @@ fn serve(
                         rule,
                     }
                 }
-            };
+            });
         }
-        Request::Reload => return reload(node, config, dp, now),
+        Request::Reload => return reload(node, config, now),
         Request::Start => Command::Start,
         Request::Stop => Command::Stop,
         Request::DrainStop => Command::DrainStop,
@@ -329,7 +359,7 @@ fn serve(
         Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {
             let selector = match proto::select(config, target) {
                 Ok(s) => s,
-                Err(e) => return Reply::error(e),
+                Err(e) => return Served::Reply(Reply::error(e)),
             };
             match request {
                 Request::Enable { .. } => Command::Enable(selector),
@@ -341,11 +371,11 @@ fn serve(
     match node.command(now, command) {
         Ok(()) => {
             log!("control: {request:?} done");
-            status(node, config, dp, now, Some(request.done_message()))
+            Served::Changed(request.done_message())
         }
         Err(e) => {
             log!("control: {request:?} refused: {e}");
-            Reply::error(e.to_string())
+            Served::Reply(Reply::error(e.to_string()))
         }
     }
 }
@@ -374,25 +404,27 @@ fn status(
 }
 
 /// Re-reads the configuration file; applies the changes that are safe at run time.
-fn reload(node: &mut Node, config: &mut Config, dp: &Dataplane, now: Duration) -> Reply {
+fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
     let new = match Config::load(&config.path) {
         Ok(c) => c,
         Err(e) => {
-            return Reply::error(format!(
+            return Served::Reply(Reply::error(format!(
                 "the configuration file has errors; nothing changed:\n{e}"
-            ))
+            )))
         }
     };
     let (commands, changes) = match proto::reload_plan(config, &new) {
         Ok(p) => p,
         Err(e) => {
             log!("reload refused: {e}");
-            return Reply::error(format!("reload refused, nothing changed: {e}"));
+            return Served::Reply(Reply::error(format!(
+                "reload refused, nothing changed: {e}"
+            )));
         }
     };
     for c in commands {
         if let Err(e) = node.command(now, c) {
-            return Reply::error(format!("reload stopped at {c:?}: {e}"));
+            return Served::Reply(Reply::error(format!("reload stopped at {c:?}: {e}")));
         }
     }
     config.host = new.host;
@@ -402,7 +434,7 @@ fn reload(node: &mut Node, config: &mut Config, dp: &Dataplane, now: Duration) -
         format!("reloaded: {}", changes.join("; "))
     };
     log!("{message}");
-    status(node, config, dp, now, Some(message))
+    Served::Changed(message)
 }
 
 /// Tells the state machine how many connections the data path still holds in each

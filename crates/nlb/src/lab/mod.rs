@@ -215,11 +215,14 @@ impl Lab {
         }
     }
 
-    /// `connections` connections from the client, one after another.
+    /// `connections` connections from the client, one after another. Each may take
+    /// 1.5 s: a SYN sent while a slot changes hands is dropped (neither host admits
+    /// new flows for the few heartbeat periods of the handover) and retransmitted
+    /// after 1 s, as from any client.
     pub fn traffic(&self, connections: usize) -> Result<Tally, String> {
         let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
         let attempts = netns::run_in(&self.ns("c"), move || {
-            service::burst(addr, connections, Duration::from_millis(500))
+            service::burst(addr, connections, Duration::from_millis(1500))
         })?;
         Ok(Tally::of(&attempts))
     }
