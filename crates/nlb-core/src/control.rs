@@ -223,6 +223,8 @@ pub struct Status {
     pub interface: String,
     /// The state with Windows NLB's name (`Converged`, `Converged as DEFAULT`, ...).
     pub state: String,
+    /// Why this host takes no part although started, if it does not.
+    pub standing_aside: Option<String>,
     /// Members of the committed view.
     pub members: Vec<u8>,
     /// Members of the view being agreed on.
@@ -453,6 +455,7 @@ impl Status {
             mode: config.cluster.mode.to_string(),
             interface: config.host.interface.clone(),
             state: snapshot.state.to_string(),
+            standing_aside: snapshot.standing_aside.map(str::to_string),
             members: snapshot.committed.iter().map(|h| h.get()).collect(),
             proposed: snapshot.proposed.iter().map(|h| h.get()).collect(),
             default_host: snapshot.default_host.map(|h| h.get()),

@@ -391,3 +391,34 @@ fn weight_change_moves_slots_with_handover() {
         Err(CommandError::WeightOutOfRange(101))
     );
 }
+
+#[test]
+fn a_host_with_the_wrong_key_owns_nothing_and_the_cluster_carries_on() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.cut[2] = true;
+    lab.run_for(1000);
+    assert_eq!(lab.state(0), QueryState::ConvergedAsDefault);
+    // Host 3 starts with another key: it hears only frames it cannot authenticate.
+    lab.nodes[2] = Node::new(
+        &config(3, ""),
+        [7; 32],
+        900,
+        5000,
+        MacAddr([2, 0, 0, 0, 0, 3]),
+        lab.now,
+    );
+    lab.cut[2] = false;
+    lab.run_for(3000);
+    assert_eq!(lab.owned(2), 0, "the host with the wrong key took slots");
+    assert!(lab.nodes[2].standing_aside());
+    assert_eq!(lab.state(2), QueryState::Converging);
+    assert_eq!(lab.owned(0) + lab.owned(1), 251);
+    assert_eq!(lab.nodes[0].committed_members(), vec![HostId(1), HostId(2)]);
+    assert!(lab.nodes[0].counters().auth_failures > 0);
+    assert!(lab.nodes[2].counters().auth_failures > 0);
+
+    // Alone and hearing no forgeries, a host starts on its own after listening.
+    let mut alone = Lab::new(&[config(5, "")]);
+    alone.run_for(1000);
+    assert_eq!(alone.owned(0), 251);
+}

@@ -165,6 +165,8 @@ pub struct World {
     traffic_rng: Rng,
     attack_rng: Rng,
     attacker: bool,
+    /// Whether the attacker's replays are delivered (its forgeries always are).
+    replays: bool,
     captured: Vec<(Duration, Rc<Vec<u8>>)>,
     key: [u8; 32],
     partitioned: bool,
@@ -180,8 +182,15 @@ pub struct World {
 }
 
 impl World {
-    /// A world of `hosts` hosts for `scenario`, seeded by `seed`.
-    pub fn new(hosts: usize, seed: u64, scenario: Scenario, attacker: bool) -> World {
+    /// A world of `hosts` hosts for `scenario`, seeded by `seed`; with an attacker that
+    /// forges frames, and if `replays` also replays captured ones.
+    pub fn new(
+        hosts: usize,
+        seed: u64,
+        scenario: Scenario,
+        attacker: bool,
+        replays: bool,
+    ) -> World {
         let mut rng = Rng::new(seed);
         let net_rng = rng.fork(1);
         let traffic_rng = rng.fork(2);
@@ -226,6 +235,7 @@ impl World {
             traffic_rng,
             attack_rng,
             attacker,
+            replays,
             captured: Vec::new(),
             key,
             partitioned: false,
@@ -860,6 +870,9 @@ impl World {
                 (0..n).map(|_| self.attack_rng.next_u64() as u8).collect()
             }
         };
+        if replay && !self.replays {
+            return;
+        }
         self.push(
             now,
             Ev::Deliver {

@@ -259,10 +259,13 @@ enum LabCommand {
         #[command(flatten)]
         name: LabName,
     },
-    /// Kill a host's nlbd and service with SIGKILL, as a crash would.
+    /// Fail a host: kill its nlbd and service with SIGKILL, as a crash would.
     Kill {
         /// h1..
         host: String,
+        /// crash (nlbd and service), nlbd (nlbd only) or link-down (and the link).
+        #[arg(long, value_enum, default_value = "crash")]
+        how: lab::Failure,
         #[command(flatten)]
         name: LabName,
     },
@@ -270,8 +273,24 @@ enum LabCommand {
     Start {
         /// h1..
         host: String,
+        /// Return at once instead of waiting for the cluster to converge.
+        #[arg(long)]
+        no_wait: bool,
         #[command(flatten)]
         name: LabName,
+    },
+    /// Fail a host while the client keeps connecting; measure the failover gap.
+    Failover {
+        /// h1..
+        host: String,
+        /// crash (nlbd and service), nlbd (nlbd only) or link-down (and the link).
+        #[arg(long, value_enum, default_value = "crash")]
+        how: lab::Failure,
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Connections from the client to the VIP: how many each host served, and failures.
     Traffic {
@@ -365,8 +384,18 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
             command,
             name,
         } => lab::exec(&name.name, &host, &command),
-        LabCommand::Kill { host, name } => lab::kill(&name.name, &host),
-        LabCommand::Start { host, name } => lab::start(&name.name, &host),
+        LabCommand::Kill { host, how, name } => lab::kill(&name.name, &host, how),
+        LabCommand::Start {
+            host,
+            no_wait,
+            name,
+        } => lab::start(&name.name, &host, !no_wait),
+        LabCommand::Failover {
+            host,
+            how,
+            name,
+            json,
+        } => lab::failover::run(&name.name, &host, how, json),
         LabCommand::Traffic {
             connections,
             name,

@@ -153,6 +153,9 @@ fn print_status(s: &Status, full: bool) {
             hosts(&s.members)
         ),
     }
+    if let Some(why) = &s.standing_aside {
+        println!("Host {} stands aside: {why}.", s.host);
+    }
     println!();
     print_rules(&s.rules);
     if !full {

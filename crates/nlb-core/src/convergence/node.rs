@@ -315,6 +315,8 @@ pub struct Snapshot {
     pub peers: Vec<PeerSnapshot>,
     /// Frame counters.
     pub counters: Counters,
+    /// Why this host stands aside, if it does.
+    pub standing_aside: Option<&'static str>,
 }
 
 struct Peer {
@@ -381,6 +383,12 @@ pub struct Node {
     /// Released slots: (rule, slot) -> (connections still held if reported, released at).
     released: BTreeMap<(usize, u32), (Option<u32>, Duration)>,
     blocked_by_mismatch: bool,
+    /// Not yet in any view, it hears heartbeats that fail authentication and no
+    /// authentic peer: its key is wrong, or someone forges. Either way it must not
+    /// take the VIP alone (it commits no view of itself alone).
+    blocked_by_key: bool,
+    /// When the last heartbeat failed authentication.
+    auth_failure_at: Option<Duration>,
     /// The lease as of the last input (see [`Node::lease_expiry`]).
     lease: Option<Duration>,
     /// After a start, a host listens for a loss window before it may commit a view of
@@ -461,6 +469,8 @@ impl Node {
             released: BTreeMap::new(),
             generation: 0,
             blocked_by_mismatch: false,
+            blocked_by_key: false,
+            auth_failure_at: None,
             lease: None,
             listening_until: now + period * tolerance,
             next_send: now,
@@ -511,6 +521,7 @@ impl Node {
     /// The next time after `now` at which `tick` must be called.
     pub fn next_deadline(&self, now: Duration) -> Duration {
         let mut candidates = vec![self.next_send, self.listening_until];
+        candidates.extend(self.auth_failure_at.map(|t| t + self.loss_window));
         if self.send_soon {
             candidates.push(self.earliest_triggered_send());
         }
@@ -540,7 +551,8 @@ impl Node {
 
     /// Handles one received frame.
     ///
-    /// A rejected frame changes nothing but the counters.
+    /// A rejected frame changes nothing but the counters (and, when it fails
+    /// authentication, the time of the last such frame).
     pub fn handle_frame(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
         self.accept(now, frame)?;
         self.reevaluate(now);
@@ -710,6 +722,13 @@ impl Node {
             .then(|| Member::new(self.id, self.nonce, self.state, self.my_rules()))
     }
 
+    /// True while this host stands aside: it is the minority of a configuration
+    /// split, or it has not joined any view yet and hears heartbeats it cannot
+    /// authenticate and no authentic peer (its key is wrong, or someone forges).
+    pub fn standing_aside(&self) -> bool {
+        self.blocked_by_mismatch || self.blocked_by_key
+    }
+
     /// Members of the committed view.
     pub fn committed_members(&self) -> Vec<HostId> {
         self.committed
@@ -785,6 +804,19 @@ impl Node {
                 })
                 .collect(),
             counters: self.counters,
+            standing_aside: if self.blocked_by_mismatch {
+                Some(
+                    "its cluster configuration differs from that of the larger group of \
+                     hosts heard (nlb config check compares the files)",
+                )
+            } else if self.blocked_by_key {
+                Some(
+                    "it hears heartbeats it cannot authenticate and no authentic peer: \
+                     its key_file differs from the cluster's, or someone forges heartbeats",
+                )
+            } else {
+                None
+            },
         }
     }
 
@@ -795,6 +827,7 @@ impl Node {
             Ok(v) => v,
             Err(DecodeError::BadTag) => {
                 self.counters.auth_failures += 1;
+                self.auth_failure_at = Some(now);
                 self.auth_failures_unreported += 1;
                 self.last_auth_src = MacAddr(frame[6..12].try_into().expect("checked by parse"));
                 return Err(Rejection::Authentication);
@@ -997,6 +1030,14 @@ impl Node {
     /// The minority of a configuration split stands aside: the group with fewer live
     /// hosts (ties: the group without the lowest host id) takes no traffic.
     fn update_mismatch_block(&mut self, now: Duration) {
+        // Only a host that has not committed a view stands aside for this: a forger can
+        // keep a lone host from starting, never take a running one down.
+        let alone = !self.peers.values().any(|p| self.heard(p, now));
+        self.blocked_by_key = alone
+            && self.committed.is_none()
+            && self
+                .auth_failure_at
+                .is_some_and(|t| now < t + self.loss_window);
         if self
             .peers
             .values()
@@ -1129,7 +1170,11 @@ impl Node {
                     .get(&m.id.0)
                     .is_some_and(|p| p.committed.is_some())
         });
-        if agreed && (established || now >= self.listening_until) {
+        // The one decision forged frames may delay: a first view of this host alone.
+        // Everything else (proposals, joining peers) ignores them.
+        let alone = self.proposed.members().len() == 1;
+        if agreed && (established || now >= self.listening_until) && !(alone && self.blocked_by_key)
+        {
             self.commit(now);
         }
     }

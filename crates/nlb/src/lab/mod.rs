@@ -9,6 +9,7 @@
 //! also cleans up after a lab whose creator crashed.
 
 pub mod demo;
+pub mod failover;
 pub mod netns;
 pub mod service;
 pub mod switch;
@@ -129,9 +130,10 @@ impl Lab {
         (state != "Z").then_some(pid)
     }
 
-    /// Starts nlbd and the service of host `n`.
+    /// Starts nlbd and the service of host `n` (and brings its link up).
     pub fn start_host(&self, n: u8) -> Result<(), String> {
         let ns = self.ns(&format!("h{n}"));
+        netns::ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let config = self.dir().join(format!("h{n}.toml"));
         if self.pid(&format!("h{n}-nlbd")).is_none() {
@@ -154,9 +156,25 @@ impl Lab {
         Ok(())
     }
 
-    /// Kills host `n`'s nlbd with SIGKILL (a crash: nothing is cleaned up) and its service.
-    pub fn kill_host(&self, n: u8) -> Result<(), String> {
-        for what in ["nlbd", "service"] {
+    /// Fails host `n`: kills its nlbd with SIGKILL (a crash: nothing is cleaned up),
+    /// and unless `how` is [`Failure::Nlbd`] its service; [`Failure::LinkDown`] also
+    /// takes its link down.
+    pub fn fail_host(&self, n: u8, how: Failure) -> Result<(), String> {
+        if how == Failure::LinkDown {
+            netns::ip(&[
+                "-n",
+                &self.ns(&format!("h{n}")),
+                "link",
+                "set",
+                "eth0",
+                "down",
+            ])?;
+        }
+        let what: &[&str] = match how {
+            Failure::Nlbd => &["nlbd"],
+            _ => &["nlbd", "service"],
+        };
+        for what in what {
             if let Some(pid) = self.pid(&format!("h{n}-{what}")) {
                 // SAFETY: sending a signal to a pid we started.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -226,6 +244,17 @@ impl Lab {
         })?;
         Ok(Tally::of(&attempts))
     }
+}
+
+/// How `nlb lab kill` fails a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Failure {
+    /// nlbd and the service die (SIGKILL).
+    Crash,
+    /// Only nlbd dies (SIGKILL); the service keeps running.
+    Nlbd,
+    /// The host's link goes down and its processes die.
+    LinkDown,
 }
 
 /// nlbd: `$NLBD`, else next to this executable.
@@ -537,19 +566,30 @@ pub fn exec(name: &str, who: &str, command: &[String]) -> Result<ExitCode, Strin
 }
 
 /// `nlb lab kill HOST`.
-pub fn kill(name: &str, who: &str) -> Result<ExitCode, String> {
+pub fn kill(name: &str, who: &str, how: Failure) -> Result<ExitCode, String> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
-    lab.kill_host(n)?;
-    println!("h{n}: nlbd and its service killed (SIGKILL); its peers take its flows over");
+    lab.fail_host(n, how)?;
+    println!(
+        "h{n}: {}; its peers take its flows over",
+        match how {
+            Failure::Crash => "nlbd and its service killed (SIGKILL)",
+            Failure::Nlbd => "nlbd killed (SIGKILL), the service still runs",
+            Failure::LinkDown => "link down, nlbd and its service killed",
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `nlb lab start HOST`.
-pub fn start(name: &str, who: &str) -> Result<ExitCode, String> {
+pub fn start(name: &str, who: &str, wait: bool) -> Result<ExitCode, String> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
     lab.start_host(n)?;
+    if !wait {
+        println!("h{n}: started");
+        return Ok(ExitCode::SUCCESS);
+    }
     let running: Vec<u8> = (1..=lab.hosts)
         .filter(|h| lab.pid(&format!("h{h}-nlbd")).is_some())
         .collect();

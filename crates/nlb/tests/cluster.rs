@@ -1,0 +1,175 @@
+//! nlbd end to end, in each operation mode nlbd implements, on a lab cluster (a Linux
+//! bridge with IGMP snooping and a querier as the switch; in IGMP multicast mode with
+//! MAC-based snooping): the scenarios of the data path issue, (a) to (f).
+
+mod common;
+
+use common::{Lab, NLB};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Default timers: heartbeat 100 ms, loss tolerance 5.
+const FAILOVER_BOUND_MS: f64 = 1000.0;
+/// A failed host's lease outlives its last heartbeat by at most (5 - 1) periods.
+const LEASE_MS: f64 = 400.0;
+
+fn share_of(t: &Value, host: &str) -> f64 {
+    t["served"][host].as_u64().unwrap_or(0) as f64
+        / t["served"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>() as f64
+}
+
+fn failover(lab: &Lab, host: &str, how: &str) -> Value {
+    serde_json::from_str(&lab.lab("failover", &[host, "--how", how, "--json"])).unwrap()
+}
+
+fn set_host_file(lab: &Lab, host: &str, edit: impl FnOnce(String) -> String) {
+    let path = format!("{}/{host}.toml", lab.dir());
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+}
+
+fn scenarios(mode: &str, tag: &str) {
+    let lab = Lab::up(tag, mode, 3);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+
+    // (a) 3000 connections from distinct client ports: each answered by exactly one
+    // host, shares within 5 percentage points of the weights (a third each).
+    let t = lab.served(3000);
+    assert_eq!(t["failed"], 0, "{t}");
+    for h in ["1", "2", "3"] {
+        let s = share_of(&t, h);
+        assert!((s - 1.0 / 3.0).abs() < 0.05, "h{h} served {s:.3}: {t}");
+    }
+
+    // (c) A host joins while 200 connections are open: none breaks.
+    lab.lab("kill", &["h3"]);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    let mut held = lab.hold(200);
+    lab.lab("start", &["h3"]);
+    lab.wait_state("h3", "Converged", &[1, 2, 3]);
+    assert_eq!(held.say("check"), "broken 0");
+    assert!(lab.share("h3") > 0.3);
+    assert_eq!(held.say("close"), "closed");
+    drop(held);
+
+    // (b) A host fails: only its nlbd is killed, or its link goes down and its
+    // processes die. New connections all succeed again within 1 s, the failed host
+    // admits nothing new once its lease is over, and no connection of another host is
+    // reset.
+    for how in ["nlbd", "link-down"] {
+        let mut held = lab.hold(90);
+        let f = failover(&lab, "h2", how);
+        assert!(
+            f["recovery_ms"].as_f64().unwrap() < FAILOVER_BOUND_MS,
+            "{how}: {f}"
+        );
+        if let Some(last) = f["last_victim_answer_ms"].as_f64() {
+            assert!(last < LEASE_MS + 100.0, "{how}: h2 still answered: {f}");
+        }
+        let broken = held.say("check-by-host");
+        for h in ["1", "3"] {
+            assert!(
+                broken.contains(&format!("{h}:0")) || !held.hosts.contains(&h.parse().unwrap()),
+                "{how}: connections of h{h} broke: {broken}"
+            );
+        }
+        held.say("close");
+        drop(held);
+        lab.lab("start", &["h2"]);
+    }
+
+    // (d) Drainstop: open connections keep being served, new ones go elsewhere, the
+    // host stops after its last connection closes.
+    let mut held = lab.hold(60);
+    assert!(held.hosts.contains(&2));
+    let mut wait = Command::new("ip")
+        .args(["netns", "exec", &format!("nlb-{}-h2", lab.name), NLB])
+        .args(["drainstop", "--wait"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.wait_state("h2", "Draining", &[]);
+    let t = lab.served(200);
+    assert_eq!(t["failed"], 0, "{t}");
+    assert!(t["served"].get("2").is_none(), "h2 took new flows: {t}");
+    assert_eq!(held.say("check"), "broken 0");
+    assert!(wait.try_wait().unwrap().is_none());
+    held.say("close");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while wait.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "drainstop --wait never returned");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lab.query("h2")["state"], "Stopped");
+    assert!(lab.on("h2", &["start"]).status.success());
+    lab.wait_state("h2", "Converged", &[1, 2, 3]);
+
+    // (e) A host with a different port rule is refused; the cluster keeps serving.
+    lab.lab("kill", &["h3"]);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    set_host_file(&lab, "h3", |t| t.replace("ports = 80", "ports = \"80-81\""));
+    lab.lab("start", &["h3", "--no-wait"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    let s = lab.query("h3");
+    assert!(
+        s["standing_aside"]
+            .as_str()
+            .unwrap_or("")
+            .contains("configuration"),
+        "{s}"
+    );
+    assert_eq!(lab.share("h3"), 0.0);
+    let t = lab.served(300);
+    assert_eq!(t["failed"], 0, "{t}");
+    assert!(t["served"].get("3").is_none(), "{t}");
+
+    // (f) A host with the wrong key owns nothing; its frames are counted as rejected.
+    lab.lab("kill", &["h3"]);
+    set_host_file(&lab, "h3", |t| {
+        t.replace("ports = \"80-81\"", "ports = 80")
+            .replace("cluster.key", "other.key")
+    });
+    let key = format!("{}/other.key", lab.dir());
+    assert!(lab.nlb(&["keygen", &key]).status.success());
+    let before = lab.query("h1")["heartbeats"]["authentication_failures"]
+        .as_u64()
+        .unwrap();
+    lab.lab("start", &["h3", "--no-wait"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = lab.query("h3");
+    assert!(
+        s["standing_aside"]
+            .as_str()
+            .unwrap_or("")
+            .contains("authenticate"),
+        "{s}"
+    );
+    assert_eq!(lab.share("h3"), 0.0);
+    assert!(
+        lab.query("h1")["heartbeats"]["authentication_failures"]
+            .as_u64()
+            .unwrap()
+            > before
+    );
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    let t = lab.served(300);
+    assert_eq!(t["failed"], 0, "{t}");
+    assert!(t["served"].get("3").is_none(), "{t}");
+}
+
+#[test]
+fn igmp_multicast_mode() {
+    scenarios("igmp-multicast", "i");
+}
+
+#[test]
+fn multicast_mode() {
+    scenarios("multicast", "m");
+}

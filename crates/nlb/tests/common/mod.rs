@@ -1,0 +1,209 @@
+//! Helpers shared by the lab-based tests: a lab that is removed on drop, and a client
+//! that holds connections open and checks who answers them.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const NLB: &str = env!("CARGO_BIN_EXE_nlb");
+
+/// Holds connections open from the client and checks that each is still answered by
+/// the host that answered it first.
+const HOLDER: &str = r#"
+import socket, sys
+ss = [socket.create_connection(("198.51.100.10", 80), timeout=3) for _ in range(int(sys.argv[1]))]
+first = [s.recv(100).decode().strip() for s in ss]
+print("open " + " ".join(h.split()[1] for h in first), flush=True)
+for line in sys.stdin:
+    if line.strip() == "check":
+        bad = 0
+        for s, f in zip(ss, first):
+            try:
+                s.sendall(b"again\n")
+                if s.recv(100).decode().strip() != f:
+                    bad += 1
+            except Exception:
+                bad += 1
+        print("broken %d" % bad, flush=True)
+    elif line.strip() == "check-by-host":
+        bad = {}
+        for s, f in zip(ss, first):
+            h = f.split()[1]
+            bad.setdefault(h, 0)
+            try:
+                s.sendall(b"again\n")
+                if s.recv(100).decode().strip() != f:
+                    bad[h] += 1
+            except Exception:
+                bad[h] += 1
+        print(" ".join("%s:%d" % kv for kv in sorted(bad.items())), flush=True)
+    else:
+        for s in ss:
+            s.close()
+        print("closed", flush=True)
+        break
+"#;
+
+pub struct Lab {
+    pub name: String,
+}
+
+impl Lab {
+    /// A lab of `hosts` hosts in `mode`, named `tag` and this process's id (tests
+    /// running at once need different tags; names are at most 8 characters).
+    pub fn up(tag: &str, mode: &str, hosts: u8) -> Lab {
+        let name = format!("{tag}{}", std::process::id() % 1_000_000);
+        let lab = Lab { name };
+        let hosts = hosts.to_string();
+        let out = lab.nlb(&[
+            "lab", "up", "--name", &lab.name, "--mode", mode, "--hosts", &hosts,
+        ]);
+        assert!(out.status.success(), "lab up: {}", text(&out));
+        lab
+    }
+
+    /// `nlb lab VERB HOST ... --name NAME`, which must succeed.
+    pub fn lab(&self, verb: &str, args: &[&str]) -> String {
+        let mut all = vec!["lab", verb];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--name", &self.name]);
+        let out = self.nlb(&all);
+        assert!(
+            out.status.success(),
+            "nlb {}: {}",
+            all.join(" "),
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The share of rule 0's slots host `host` admits new flows in.
+    pub fn share(&self, host: &str) -> f64 {
+        let r = &self.query(host)["rules"][0];
+        r["slots_owned"].as_f64().unwrap() / r["slots_total"].as_f64().unwrap()
+    }
+
+    /// The lab's directory.
+    pub fn dir(&self) -> String {
+        format!("/run/nlb-lab/{}", self.name)
+    }
+
+    pub fn nlb(&self, args: &[&str]) -> Output {
+        Command::new(NLB).args(args).output().expect("run nlb")
+    }
+
+    /// `nlb ARGS` on a lab host (`h1`, `c`).
+    pub fn on(&self, host: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &format!("nlb-{}-{host}", self.name), NLB])
+            .args(args)
+            .output()
+            .expect("run nlb in the lab")
+    }
+
+    pub fn query(&self, host: &str) -> Value {
+        let out = self.on(host, &["query", "--json"]);
+        assert!(out.status.success(), "query: {}", text(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"].clone()
+    }
+
+    pub fn wait_state(&self, host: &str, state: &str, members: &[u64]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.query(host);
+            let m: Vec<u64> = s["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            if s["state"] == state && (members.is_empty() || m == members) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{host} never reached {state} with {members:?}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn served(&self, connections: usize) -> Value {
+        let out = self.nlb(&[
+            "lab",
+            "traffic",
+            "--name",
+            &self.name,
+            "--json",
+            "--connections",
+            &connections.to_string(),
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)))
+    }
+
+    pub fn hold(&self, n: usize) -> Holder {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &format!("nlb-{}-c", self.name)])
+            .args(["python3", "-c", HOLDER, &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let hosts: Vec<u8> = line
+            .strip_prefix("open ")
+            .unwrap_or_else(|| panic!("holder: {line}"))
+            .split_whitespace()
+            .map(|h| h.parse().unwrap())
+            .collect();
+        assert_eq!(hosts.len(), n);
+        Holder {
+            child,
+            stdin,
+            stdout,
+            hosts,
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.nlb(&["lab", "down", "--name", &self.name]);
+    }
+}
+
+pub struct Holder {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pub hosts: Vec<u8>,
+}
+
+impl Holder {
+    pub fn say(&mut self, what: &str) -> String {
+        writeln!(self.stdin, "{what}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
