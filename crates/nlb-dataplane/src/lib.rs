@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod lab_switch;
+pub mod mask;
 pub mod packet;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};

@@ -1,6 +1,7 @@
-//! nlbd end to end, in each operation mode nlbd implements, on a lab cluster (a Linux
+//! nlbd end to end, in each of the three operation modes, on a lab cluster (a Linux
 //! bridge with IGMP snooping and a querier as the switch; in IGMP multicast mode with
-//! MAC-based snooping): the scenarios of the data path issue, (a) to (f).
+//! MAC-based snooping): the scenarios of the data path issue, (a) to (f), and a stop
+//! restoring the host.
 
 mod common;
 
@@ -162,6 +163,73 @@ fn scenarios(mode: &str, tag: &str) {
     let t = lab.served(300);
     assert_eq!(t["failed"], 0, "{t}");
     assert!(t["served"].get("3").is_none(), "{t}");
+
+    // (g) A stop restores everything nlbd changed.
+    stop_restores(&lab);
+}
+
+/// A stop (SIGTERM) restores everything nlbd changed on host `h1`.
+fn stop_restores(lab: &Lab) {
+    let ns = format!("nlb-{}-h1", lab.name);
+    let show = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["-n", &ns])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sysctl = |name: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, "cat"])
+            .arg(format!("/proc/sys/net/ipv4/conf/eth0/{name}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(show(&["addr", "show", "dev", "lo"]).contains("198.51.100.10/32"));
+    assert_eq!(sysctl("arp_ignore"), "1");
+    let pid: i32 = std::fs::read_to_string(format!("{}/h1-nlbd.pid", lab.dir()))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
+    {
+        assert!(Instant::now() < deadline, "nlbd did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let link = show(&["-d", "link", "show", "dev", "eth0"]);
+    assert!(!link.contains("xdp"), "XDP left attached: {link}");
+    assert!(
+        !link.contains("02:bf:"),
+        "the cluster MAC left on the NIC: {link}"
+    );
+    assert!(!show(&["addr", "show", "dev", "lo"]).contains("198.51.100.10"));
+    assert_eq!(sysctl("arp_ignore"), "0");
+    assert_eq!(sysctl("arp_announce"), "0");
+    let qdisc = Command::new("tc")
+        .args(["-n", &ns, "qdisc", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&qdisc.stdout).contains("clsact"),
+        "clsact left behind"
+    );
+}
+
+#[test]
+fn unicast_mode() {
+    scenarios("unicast", "u");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod control;
 mod link;
 mod netlink;
+mod state;
 
 use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
@@ -14,6 +15,7 @@ use nlb_core::config::{load_key, Config};
 use nlb_core::control::{self as proto, DataplaneStats, Reply, Request, PROTOCOL_VERSION};
 use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
+use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -62,37 +64,69 @@ fn main() -> ExitCode {
     }
 }
 
-/// What this process changed on the host, undone on the way out.
+/// What this process changed on the host: recorded in the state file as it goes,
+/// undone on the way out.
 struct Changes {
+    interface: String,
+    ifindex: u32,
     lo_index: u32,
-    vips: Vec<Ipv4Addr>,
-    sysctls: Vec<(String, String)>,
-    xdp: Option<(u32, u32)>,
+    changed: state::Changed,
+}
+
+impl Changes {
+    /// Records a change before it is made.
+    fn record(&mut self, f: impl FnOnce(&mut state::Changed)) -> Result<(), String> {
+        f(&mut self.changed);
+        state::save(&self.interface, &self.changed)
+    }
+
+    fn set_sysctl(&mut self, path: String, value: &str) -> Result<(), String> {
+        let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let old = old.trim().to_string();
+        self.record(|c| c.sysctls.push((path.clone(), old)))?;
+        std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))
+    }
 }
 
 impl Drop for Changes {
     fn drop(&mut self) {
-        if let Some((ifindex, flags)) = self.xdp {
-            if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
-                log!("could not detach XDP: {e}");
-            }
-        }
-        for v in &self.vips {
-            if let Err(e) = netlink::address(self.lo_index, *v, 32, false) {
-                log!("could not remove {v} from lo: {e}");
-            }
-        }
-        for (path, old) in &self.sysctls {
-            let _ = std::fs::write(path, old);
-        }
+        undo(&self.interface, self.ifindex, self.lo_index, &self.changed);
+        state::remove(&self.interface);
     }
 }
 
-fn set_sysctl(changes: &mut Changes, path: String, value: &str) -> Result<(), String> {
-    let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))?;
-    changes.sysctls.push((path, old.trim().to_string()));
-    Ok(())
+/// Undoes recorded changes, last first; logs what cannot be undone.
+fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &state::Changed) {
+    if let Some(flags) = changed.xdp_flags {
+        if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
+            log!("could not detach XDP from {interface}: {e}");
+        }
+    }
+    if changed.mask {
+        if let Err(e) = SourceMask::detach_all(interface) {
+            log!("could not remove the source masking program: {e}");
+        }
+    }
+    if changed.clsact_added {
+        if let Err(e) = netlink::delete_clsact(ifindex) {
+            log!("could not remove the clsact qdisc of {interface}: {e}");
+        }
+    }
+    if let Some(mac) = changed.original_mac {
+        if let Err(e) = netlink::set_mac(ifindex, mac) {
+            log!("could not restore the MAC of {interface}: {e}");
+        }
+    }
+    for v in &changed.vips {
+        if let Err(e) = netlink::address(lo_index, *v, 32, false) {
+            log!("could not remove {v} from lo: {e}");
+        }
+    }
+    for (path, old) in changed.sysctls.iter().rev() {
+        if let Err(e) = std::fs::write(path, old) {
+            log!("could not restore {path}: {e}");
+        }
+    }
 }
 
 fn random_u64() -> u64 {
@@ -110,15 +144,31 @@ fn run(args: &Args) -> Result<(), String> {
     let iface = &config.host.interface.clone();
     // First, before changing anything: refuse if another nlbd serves this interface.
     let control = control::ControlSocket::bind(iface)?;
-    let ifindex = link::ifindex(iface).map_err(|e| e.to_string())?;
-    let own_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
+    let ifindex = link::ifindex(iface)
+        .map_err(|e| format!("interface {iface} (from {}): {e}", config.path.display()))?;
+    let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
+    // A crashed nlbd left its changes recorded: undo them before anything else.
+    if let Some(left) = state::leftover(iface) {
+        log!(
+            "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
+            serde_json::to_string(&left).unwrap_or_default()
+        );
+        undo(iface, ifindex, lo_index, &left);
+        state::remove(iface);
+    }
+    let nic_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
     let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
     let cluster_mac = addressing.cluster_mac(cluster.mode);
-    if cluster.mode == OperationMode::Unicast {
-        return Err(
-            "unicast mode is not implemented in nlbd yet; use multicast or igmp-multicast".into(),
-        );
-    }
+    let unicast = cluster.mode == OperationMode::Unicast;
+    // Unicast: the NIC takes the cluster MAC and frames leave with the masked MAC.
+    let (own_mac, tx_mac) = if unicast {
+        (
+            cluster_mac,
+            addressing.masked_source_mac(config.host.id.get()),
+        )
+    } else {
+        (nic_mac, nic_mac)
+    };
     let vips: Vec<Ipv4Addr> = cluster
         .vips()
         .map(|v| match v {
@@ -137,16 +187,18 @@ fn run(args: &Args) -> Result<(), String> {
     dp.set_macs(Macs {
         cluster: cluster_mac,
         own: own_mac,
-        tx: own_mac,
+        tx: tx_mac,
     })
     .map_err(|e| e.to_string())?;
     dp.set_lease_deadline(Duration::ZERO)
         .map_err(|e| e.to_string())?;
     let socket = link::HeartbeatSocket::open(ifindex)
         .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
-    socket
-        .add_multicast(cluster_mac)
-        .map_err(|e| format!("multicast filter of {iface}: {e}"))?;
+    if !unicast {
+        socket
+            .add_multicast(cluster_mac)
+            .map_err(|e| format!("multicast filter of {iface}: {e}"))?;
+    }
     let igmp = match (cluster.mode, addressing.igmp_group()) {
         (OperationMode::IgmpMulticast, IpAddr::V4(g)) => Some(
             link::IgmpMembership::join(g, ifindex)
@@ -157,26 +209,31 @@ fn run(args: &Args) -> Result<(), String> {
 
     // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
     // the cluster interface: the XDP program answers with the cluster MAC.
-    let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
     let mut changes = Changes {
+        interface: iface.clone(),
+        ifindex,
         lo_index,
-        vips: Vec::new(),
-        sysctls: Vec::new(),
-        xdp: None,
+        changed: state::Changed::default(),
     };
-    set_sysctl(
-        &mut changes,
-        format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"),
-        "1",
-    )?;
-    set_sysctl(
-        &mut changes,
-        format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"),
-        "2",
-    )?;
+    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
+    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
     for v in &vips {
+        changes.record(|c| c.vips.push(*v))?;
         netlink::address(lo_index, *v, 32, true).map_err(|e| format!("adding {v} to lo: {e}"))?;
-        changes.vips.push(*v);
+    }
+    if unicast {
+        // Masking first, so that no frame ever leaves with the cluster MAC as source
+        // (the switch would learn it and send the cluster's traffic to this port).
+        let mut mask = SourceMask::load(cluster_mac, tx_mac).map_err(|e| e.to_string())?;
+        changes.record(|c| c.mask = true)?;
+        let added = mask
+            .attach(iface)
+            .map_err(|e| format!("source masking on {iface}: {e}"))?;
+        changes.record(|c| c.clsact_added = added)?;
+        changes.record(|c| c.original_mac = Some(nic_mac.0))?;
+        netlink::set_mac(ifindex, cluster_mac.0)
+            .map_err(|e| format!("setting the cluster MAC {cluster_mac} on {iface}: {e}"))?;
+        log!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
     }
     // Attached through rtnetlink: the attachment belongs to the device and outlives us,
     // so if nlbd dies the program keeps dropping new flows once the lease passes. A
@@ -187,6 +244,7 @@ fn run(args: &Args) -> Result<(), String> {
         netlink::XDP_FLAGS_DRV_MODE
     };
     let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
+    changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
     netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
         format!(
             "attaching XDP to {iface} ({} mode): {e}",
@@ -197,14 +255,13 @@ fn run(args: &Args) -> Result<(), String> {
             }
         )
     })?;
-    changes.xdp = Some((ifindex, xdp_flags));
 
     let now = ktime_now();
     let boot_nonce = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
-    let mut node = Node::new(&config, key, boot_nonce, random_u64() >> 2, own_mac, now);
+    let mut node = Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now);
     log!(
         "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
         config.host.id,

@@ -111,3 +111,31 @@ pub fn set_xdp(ifindex: u32, prog_fd: i32, flags: u32) -> io::Result<()> {
     nla(&mut msg, IFLA_XDP | NLA_F_NESTED, &inner);
     transact(msg, |_| false)
 }
+
+const IFLA_ADDRESS: u16 = 1;
+
+/// Sets the hardware address of `ifindex` (unicast mode: the cluster MAC).
+pub fn set_mac(ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
+    let mut msg = header(libc::RTM_SETLINK, 0);
+    // struct ifinfomsg
+    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    nla(&mut msg, IFLA_ADDRESS, &mac);
+    transact(msg, |_| false)
+}
+
+/// Removes the clsact qdisc of `ifindex` and every filter on it; a missing one is not
+/// an error.
+pub fn delete_clsact(ifindex: u32) -> io::Result<()> {
+    let mut msg = header(libc::RTM_DELQDISC, 0);
+    // struct tcmsg: family, padding, ifindex, handle, parent, info
+    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
+    msg.extend_from_slice(&0xffff_0000u32.to_ne_bytes());
+    msg.extend_from_slice(&0xffff_fff1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    nla(&mut msg, 1 /* TCA_KIND */, b"clsact\0");
+    transact(msg, |errno| errno == libc::ENOENT || errno == libc::EINVAL)
+}
