@@ -300,7 +300,9 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 	if (!f)
 		return 0;
 	__u64 now = coarse_now();
-	if (now - f->last_ns > cfg->idle_timeout_ns) {
+	/* The daemon stamps entries with the precise clock, which can be ahead of this
+	 * CPU's coarse one: an entry from the future is fresh, not idle for 2^64 ns. */
+	if (now > f->last_ns && now - f->last_ns > cfg->idle_timeout_ns) {
 		bpf_map_delete_elem(&CONNS, key);
 		return 0;
 	}

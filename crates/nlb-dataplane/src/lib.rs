@@ -403,12 +403,12 @@ impl Dataplane {
 
     /// Marks connections as seen now (the daemon does so when it releases their slot,
     /// so the idle timeout counts from the release at the earliest).
-    pub fn touch(&mut self, connections: &[Connection]) -> Result<(), Error> {
+    pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
         let mut map: HashMap<&mut MapData, [u8; 16], u64> =
             HashMap::try_from(self.ebpf.map_mut("CONNS").expect("CONNS")).map_err(map_err)?;
-        let now = ktime_now().as_nanos() as u64;
+        let at = at.as_nanos() as u64;
         for c in connections {
-            let _ = map.insert(c.key, now, 2 /* BPF_EXIST */);
+            let _ = map.insert(c.key, at, 2 /* BPF_EXIST */);
         }
         Ok(())
     }

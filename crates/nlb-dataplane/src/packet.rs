@@ -165,3 +165,16 @@ pub fn arp_request(sender_mac: [u8; 6], sender: Ipv4Addr, target: Ipv4Addr) -> V
     f.extend_from_slice(&target.octets());
     f
 }
+
+/// A gratuitous ARP announcing that `vip` is at `cluster_mac`, broadcast from
+/// `source_mac` (the masked MAC in unicast mode): sender and target address are both
+/// the VIP, so switches and neighbours with a stale entry update it.
+pub fn gratuitous_arp(source_mac: [u8; 6], cluster_mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
+    let mut f = ethernet([0xff; 6], source_mac, 0x0806);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&cluster_mac);
+    f.extend_from_slice(&vip.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&vip.octets());
+    f
+}

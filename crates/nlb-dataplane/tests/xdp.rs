@@ -184,9 +184,14 @@ fn connection_table_and_handover_states() {
     assert_eq!(r.action, XDP_PASS);
     assert_eq!(&r.frame[0..6], &OWN_MAC, "re-addressed to this host");
     assert_eq!(dp.connections().unwrap(), 1);
-    // The slot moves away: the connection stays, new ones are refused.
+    // The slot moves away: the connection stays, new ones are refused. The daemon
+    // stamps it with its own clock, which may be ahead of the program's coarse one.
     dp.set_slot(0, slot, SlotState::ReleasedDraining).unwrap();
+    let held = dp.connections_list().unwrap();
+    dp.touch(&held, ktime_now() + Duration::from_secs(1))
+        .unwrap();
     assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_PASS);
+    assert_eq!(dp.connections().unwrap(), 1, "a stamp ahead is not idle");
     let other_port = (40001..50000).find(|&p| slot_of(&c, p) == slot).unwrap();
     let syn2 = packet::tcp(CLUSTER_MAC, CLIENT, VIP, other_port, 80, tcp_flags::SYN);
     assert_eq!(dp.test_run(&syn2, 1).unwrap().action, XDP_DROP);

@@ -35,9 +35,38 @@ fn set_host_file(lab: &Lab, host: &str, edit: impl FnOnce(String) -> String) {
     std::fs::write(&path, edit(text)).unwrap();
 }
 
-fn scenarios(mode: &str, tag: &str) {
+/// When the default host fails, the next one announces the VIPs by gratuitous ARP:
+/// a neighbour with a stale entry learns the cluster MAC again.
+fn gratuitous_arp(lab: &Lab, cluster_mac: &str) {
+    let client = format!("nlb-{}-c", lab.name);
+    let neigh = || {
+        let out = Command::new("ip")
+            .args(["-n", &client, "neigh", "show", "198.51.100.10"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bogus = ["-n", &client, "neigh", "replace", "198.51.100.10", "lladdr"];
+    let status = Command::new("ip")
+        .args(bogus)
+        .args(["02:00:00:00:00:99", "dev", "eth0", "nud", "stale"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lab.lab("kill", &["h1"]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !neigh().contains(cluster_mac) {
+        assert!(Instant::now() < deadline, "no announcement: {}", neigh());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lab.lab("start", &["h1"]);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+}
+
+fn scenarios(mode: &str, tag: &str, cluster_mac: &str) {
     let lab = Lab::up(tag, mode, 3);
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    gratuitous_arp(&lab, cluster_mac);
 
     // (a) 3000 connections from distinct client ports: each answered by exactly one
     // host, shares within 5 percentage points of the weights (a third each).
@@ -229,15 +258,15 @@ fn stop_restores(lab: &Lab) {
 
 #[test]
 fn unicast_mode() {
-    scenarios("unicast", "u");
+    scenarios("unicast", "u", "02:bf:c6:33:64:0a");
 }
 
 #[test]
 fn igmp_multicast_mode() {
-    scenarios("igmp-multicast", "i");
+    scenarios("igmp-multicast", "i", "01:00:5e:7f:64:0a");
 }
 
 #[test]
 fn multicast_mode() {
-    scenarios("multicast", "m");
+    scenarios("multicast", "m", "03:bf:c6:33:64:0a");
 }

@@ -192,6 +192,36 @@ fn run(args: &Args) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     dp.set_lease_deadline(Duration::ZERO)
         .map_err(|e| e.to_string())?;
+    let mut changes = Changes {
+        interface: iface.clone(),
+        ifindex,
+        lo_index,
+        changed: state::Changed::default(),
+    };
+    // The data path goes in first, failing closed (its lease is zero): from then on no
+    // VIP frame reaches this host's stack unless this host owns its flow, so the
+    // kernel never resets a connection that belongs to another host, however the
+    // steps below interleave with traffic. Attached through rtnetlink, the attachment
+    // belongs to the device and outlives us: if nlbd dies, the program keeps dropping
+    // new flows once the lease passes.
+    let xdp_flags = if args.generic_xdp {
+        netlink::XDP_FLAGS_SKB_MODE
+    } else {
+        netlink::XDP_FLAGS_DRV_MODE
+    };
+    let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
+    changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
+    netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
+        format!(
+            "attaching XDP to {iface} ({} mode): {e}",
+            if args.generic_xdp {
+                "generic"
+            } else {
+                "native; try --generic-xdp"
+            }
+        )
+    })?;
+
     let socket = link::HeartbeatSocket::open(ifindex)
         .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
     if !unicast {
@@ -209,12 +239,6 @@ fn run(args: &Args) -> Result<(), String> {
 
     // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
     // the cluster interface: the XDP program answers with the cluster MAC.
-    let mut changes = Changes {
-        interface: iface.clone(),
-        ifindex,
-        lo_index,
-        changed: state::Changed::default(),
-    };
     changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
     changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
     for v in &vips {
@@ -235,26 +259,6 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("setting the cluster MAC {cluster_mac} on {iface}: {e}"))?;
         log!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
     }
-    // Attached through rtnetlink: the attachment belongs to the device and outlives us,
-    // so if nlbd dies the program keeps dropping new flows once the lease passes. A
-    // program a crashed nlbd left behind is simply replaced.
-    let xdp_flags = if args.generic_xdp {
-        netlink::XDP_FLAGS_SKB_MODE
-    } else {
-        netlink::XDP_FLAGS_DRV_MODE
-    };
-    let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
-    changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
-    netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
-        format!(
-            "attaching XDP to {iface} ({} mode): {e}",
-            if args.generic_xdp {
-                "generic"
-            } else {
-                "native; try --generic-xdp"
-            }
-        )
-    })?;
 
     let now = ktime_now();
     let boot_nonce = SystemTime::now()
@@ -280,6 +284,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut released_before: BTreeSet<(usize, u32)> = BTreeSet::new();
     let mut rejected = 0u64;
     let mut stopping = false;
+    let mut arp_responder = false;
     loop {
         let now = ktime_now();
         if STOP.load(Ordering::SeqCst) && !stopping {
@@ -317,6 +322,19 @@ fn run(args: &Args) -> Result<(), String> {
             log_event(&e);
         }
         sync_slots(&node, &mut dp, &mut generation)?;
+        // Announce the VIPs when this host becomes the one that answers ARP for them
+        // (on start and on every convergence that makes it the default host).
+        let responder = node.slot_state(cluster.rules.len(), 0).admits_new_flows();
+        if responder && !arp_responder {
+            for v in &vips {
+                let garp = nlb_dataplane::packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v);
+                if let Err(e) = socket.send(&garp) {
+                    log!("announcing {v}: {e}");
+                }
+            }
+            log!("announced the VIPs at {cluster_mac} (gratuitous ARP)");
+        }
+        arp_responder = responder;
         let lease = node
             .lease_expiry()
             .unwrap_or(Duration::MAX)
@@ -529,7 +547,7 @@ fn report_held(
             }
         }
     }
-    dp.touch(&newly).map_err(|e| e.to_string())?;
+    dp.touch(&newly, ktime_now()).map_err(|e| e.to_string())?;
     node.report_held_many(now, held);
     *released_before = released;
     Ok(())

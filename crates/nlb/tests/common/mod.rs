@@ -22,9 +22,12 @@ for line in sys.stdin:
         for s, f in zip(ss, first):
             try:
                 s.sendall(b"again\n")
-                if s.recv(100).decode().strip() != f:
+                a = s.recv(100).decode().strip()
+                if a != f:
+                    print("holder: %s %s answered %r" % (s.getsockname(), f, a), file=sys.stderr)
                     bad += 1
-            except Exception:
+            except Exception as e:
+                print("holder: %s %s broke: %r" % (s.getsockname(), f, e), file=sys.stderr)
                 bad += 1
         print("broken %d" % bad, flush=True)
     elif line.strip() == "check-by-host":
