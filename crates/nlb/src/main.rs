@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod client;
+mod docs;
 mod ip2mac;
 mod keygen;
 mod lab;
@@ -11,7 +12,7 @@ mod plan;
 mod simulate;
 mod verbs;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use nlb_core::control::{Request, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -218,6 +219,17 @@ enum Command {
     /// client; `nlb lab demo` shows the whole system in under a minute. Needs root.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Print a shell completion script: `nlb completions bash > /etc/bash_completion.d/nlb`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (nlb.1 and one per subcommand) into a directory.
+    Man {
+        /// The directory, e.g. /usr/local/share/man/man1.
+        #[arg(long, default_value = "man")]
+        dir: PathBuf,
+    },
 }
 
 /// The lab's name (namespaces are nlb-NAME-sw, nlb-NAME-h1..., nlb-NAME-c).
@@ -297,6 +309,24 @@ enum LabCommand {
         /// Number of connections, one after another.
         #[arg(long, default_value_t = 300)]
         connections: usize,
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// TCP request/response through the VIP beside the same service reached directly.
+    ///
+    /// Exchanges per second over one connection, and new connections per second, from
+    /// the client to the VIP and to host 1's own address (198.51.100.11), in the same
+    /// run with rounds interleaved; medians and their ratio.
+    Bench {
+        /// Rounds; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Length of each measurement, in ms.
+        #[arg(long, default_value_t = 1000)]
+        span_ms: u64,
         #[command(flatten)]
         name: LabName,
         /// Print JSON for scripts.
@@ -401,6 +431,12 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
             name,
             json,
         } => lab::traffic(&name.name, connections, json),
+        LabCommand::Bench {
+            rounds,
+            span_ms,
+            name,
+            json,
+        } => lab::bench::run(&name.name, rounds, span_ms, json),
         LabCommand::Down { name } => lab::down(&name.name, false).map(|_| ExitCode::SUCCESS),
         LabCommand::Demo { hosts, mode, name } => lab::demo::run(hosts, &mode, &name),
         LabCommand::Serve { id, port } => lab::service::serve(id, port).map(|_| ExitCode::SUCCESS),
@@ -443,6 +479,8 @@ fn main() -> ExitCode {
             json,
         } => simulate::run_cmd(hosts, seed, &scenario, json),
         Command::Lab(c) => run_lab(c),
+        Command::Completions { shell } => docs::completions(Cli::command(), shell),
+        Command::Man { dir } => docs::man(Cli::command(), &dir),
         Command::Bench(BenchCommand::Xdp {
             repeat,
             rounds,

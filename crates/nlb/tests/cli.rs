@@ -191,3 +191,53 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
     assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
     std::fs::remove_dir_all(d).unwrap();
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli_definition() {
+    let out = nlb(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = stdout(&out);
+    for verb in ["drainstop", "queryport", "lab"] {
+        assert!(script.contains(verb), "bash completion lacks {verb}");
+    }
+    let dir = scratch("man");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = nlb(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for page in ["nlb.1", "nlb-query.1", "nlb-drainstop.1", "nlb-lab-up.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page} is no man page");
+    }
+    let drainstop = std::fs::read_to_string(dir.join("nlb-drainstop.1")).unwrap();
+    assert!(drainstop.contains("wait"));
+}
+
+#[test]
+fn verbs_say_when_nlbd_is_not_running() {
+    // A fresh network namespace has no nlbd.
+    let ns = format!("nlbcli{}", std::process::id());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_nlb"),
+            "query",
+            "-i",
+            "eth9",
+        ])
+        .output()
+        .unwrap();
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nlbd is not running on eth9"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -20,6 +20,24 @@ fn verbs_against_a_lab_cluster() {
         assert!(t["served"][h].as_u64().unwrap() > 50, "{t}");
     }
 
+    // The end-to-end benchmark runs and reports both sides.
+    let out = lab.nlb(&[
+        "lab",
+        "bench",
+        "--name",
+        &lab.name,
+        "--rounds",
+        "1",
+        "--span-ms",
+        "100",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pairs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for p in pairs.as_array().unwrap() {
+        assert!(p["via_vip"].as_f64().unwrap() > 0.0 && p["direct"].as_f64().unwrap() > 0.0);
+    }
+
     // Nobody but root may use the control socket.
     let out = Command::new("ip")
         .args(["netns", "exec", &format!("nlb-{}-h1", lab.name)])

@@ -8,6 +8,7 @@
 //! `/run/nlb-lab/NAME`. Everything is found again from the name, so `nlb lab down`
 //! also cleans up after a lab whose creator crashed.
 
+pub mod bench;
 pub mod demo;
 pub mod failover;
 pub mod netns;
