@@ -195,3 +195,32 @@ impl IgmpMembership {
         self.set(libc::IP_ADD_MEMBERSHIP)
     }
 }
+
+/// The interfaces (other than `except`) that carry IPv4 address `addr`.
+pub fn interfaces_with(addr: std::net::Ipv4Addr, except: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // SAFETY: getifaddrs fills a list we walk read-only and free once.
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut cur = list;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                let found = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                    .to_string_lossy()
+                    .into_owned();
+                if found == addr && name != except && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    out
+}

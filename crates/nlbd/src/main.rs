@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::{debug, error, info, warn};
 
 /// nlb's daemon: makes this host a member of the cluster its configuration file names.
 ///
@@ -47,18 +48,23 @@ extern "C" fn on_signal(_: i32) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-macro_rules! log {
-    ($($t:tt)*) => {
-        eprintln!("nlbd: {}", format!($($t)*))
-    };
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Logs go to stderr (journald under systemd); NLBD_LOG=debug shows every rejected
+    // heartbeat with its reason.
+    let level = std::env::var("NLBD_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log!("error: {e}");
+            error!("{e}");
             ExitCode::from(1)
         }
     }
@@ -99,32 +105,32 @@ impl Drop for Changes {
 fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &state::Changed) {
     if let Some(flags) = changed.xdp_flags {
         if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
-            log!("could not detach XDP from {interface}: {e}");
+            warn!("could not detach XDP from {interface}: {e}");
         }
     }
     if changed.mask {
         if let Err(e) = SourceMask::detach_all(interface) {
-            log!("could not remove the source masking program: {e}");
+            warn!("could not remove the source masking program: {e}");
         }
     }
     if changed.clsact_added {
         if let Err(e) = netlink::delete_clsact(ifindex) {
-            log!("could not remove the clsact qdisc of {interface}: {e}");
+            warn!("could not remove the clsact qdisc of {interface}: {e}");
         }
     }
     if let Some(mac) = changed.original_mac {
         if let Err(e) = netlink::set_mac(ifindex, mac) {
-            log!("could not restore the MAC of {interface}: {e}");
+            warn!("could not restore the MAC of {interface}: {e}");
         }
     }
     for v in &changed.vips {
         if let Err(e) = netlink::address(lo_index, *v, 32, false) {
-            log!("could not remove {v} from lo: {e}");
+            warn!("could not remove {v} from lo: {e}");
         }
     }
     for (path, old) in changed.sysctls.iter().rev() {
         if let Err(e) = std::fs::write(path, old) {
-            log!("could not restore {path}: {e}");
+            warn!("could not restore {path}: {e}");
         }
     }
 }
@@ -144,17 +150,41 @@ fn run(args: &Args) -> Result<(), String> {
     let iface = &config.host.interface.clone();
     // First, before changing anything: refuse if another nlbd serves this interface.
     let control = control::ControlSocket::bind(iface)?;
+    let vips: Vec<Ipv4Addr> = cluster
+        .vips()
+        .map(|v| match v {
+            IpAddr::V4(a) => Ok(a),
+            IpAddr::V6(a) => Err(format!(
+                "VIP {a} (from {}): nlbd's data path handles IPv4 VIPs only so far",
+                config.path.display()
+            )),
+        })
+        .collect::<Result<_, _>>()?;
     let ifindex = link::ifindex(iface)
         .map_err(|e| format!("interface {iface} (from {}): {e}", config.path.display()))?;
     let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
     // A crashed nlbd left its changes recorded: undo them before anything else.
     if let Some(left) = state::leftover(iface) {
-        log!(
+        info!(
             "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
             serde_json::to_string(&left).unwrap_or_default()
         );
         undo(iface, ifindex, lo_index, &left);
         state::remove(iface);
+    }
+    // nlbd puts the VIPs on lo itself; one already on another interface would make
+    // this host's kernel answer ARP for it with its own MAC.
+    for v in &vips {
+        let holders = link::interfaces_with(*v, "lo");
+        if !holders.is_empty() {
+            return Err(format!(
+                "VIP {v} (from {}) is already assigned to {}; nlbd adds the VIPs to lo \
+                 itself: remove it there (ip addr del {v}/... dev {})",
+                config.path.display(),
+                holders.join(", "),
+                holders[0]
+            ));
+        }
     }
     let nic_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
     let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
@@ -169,13 +199,6 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         (nic_mac, nic_mac)
     };
-    let vips: Vec<Ipv4Addr> = cluster
-        .vips()
-        .map(|v| match v {
-            IpAddr::V4(a) => Ok(a),
-            IpAddr::V6(a) => Err(format!("VIP {a}: nlbd handles IPv4 VIPs only so far")),
-        })
-        .collect::<Result<_, _>>()?;
 
     // SAFETY: installing async-signal-safe handlers that only store to an atomic.
     unsafe {
@@ -257,7 +280,7 @@ fn run(args: &Args) -> Result<(), String> {
         changes.record(|c| c.original_mac = Some(nic_mac.0))?;
         netlink::set_mac(ifindex, cluster_mac.0)
             .map_err(|e| format!("setting the cluster MAC {cluster_mac} on {iface}: {e}"))?;
-        log!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
+        info!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
     }
 
     let now = ktime_now();
@@ -266,13 +289,9 @@ fn run(args: &Args) -> Result<(), String> {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
     let mut node = Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now);
-    log!(
+    info!(
         "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
-        config.host.id,
-        cluster.name,
-        cluster.vip,
-        cluster.mode,
-        cluster_mac
+        config.host.id, cluster.name, cluster.vip, cluster.mode, cluster_mac
     );
 
     let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
@@ -289,19 +308,20 @@ fn run(args: &Args) -> Result<(), String> {
         let now = ktime_now();
         if STOP.load(Ordering::SeqCst) && !stopping {
             stopping = true;
-            log!("leaving the cluster");
+            info!("leaving the cluster");
             let _ = node.command(now, Command::Stop);
         }
         // Frames and time into the state machine.
         let wait = node.next_deadline(now).saturating_sub(now).min(period / 4);
         match socket.recv(&mut buf, wait) {
             Ok(Some(n)) => {
-                if node.handle_frame(ktime_now(), &buf[..n]).is_err() {
+                if let Err(reason) = node.handle_frame(ktime_now(), &buf[..n]) {
                     rejected += 1;
+                    debug!(?reason, "heartbeat rejected");
                 }
             }
             Ok(None) => {}
-            Err(e) => log!("heartbeat socket: {e}"),
+            Err(e) => warn!("heartbeat socket: {e}"),
         }
         let now = ktime_now();
         node.tick(now);
@@ -315,7 +335,7 @@ fn run(args: &Args) -> Result<(), String> {
         // Frames, events, slot states and the lease out of it.
         while let Some(f) = node.poll_transmit() {
             if let Err(e) = socket.send(&f) {
-                log!("sending a heartbeat: {e}");
+                warn!("sending a heartbeat: {e}");
             }
         }
         while let Some(e) = node.poll_event() {
@@ -329,10 +349,10 @@ fn run(args: &Args) -> Result<(), String> {
             for v in &vips {
                 let garp = nlb_dataplane::packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v);
                 if let Err(e) = socket.send(&garp) {
-                    log!("announcing {v}: {e}");
+                    warn!("announcing {v}: {e}");
                 }
             }
-            log!("announced the VIPs at {cluster_mac} (gratuitous ARP)");
+            info!("announced the VIPs at {cluster_mac} (gratuitous ARP)");
         }
         arp_responder = responder;
         let lease = node
@@ -361,12 +381,12 @@ fn run(args: &Args) -> Result<(), String> {
             if now >= next_igmp {
                 next_igmp = now + Duration::from_secs(10);
                 if let Err(e) = m.refresh() {
-                    log!("re-announcing the IGMP membership: {e}");
+                    warn!("re-announcing the IGMP membership: {e}");
                 }
             }
         }
         if stopping {
-            log!("stopped ({rejected} heartbeats rejected in all)");
+            info!("stopped ({rejected} heartbeats rejected in all)");
             drop(dp);
             drop(changes);
             return Ok(());
@@ -445,11 +465,11 @@ fn serve(
     };
     match node.command(now, command) {
         Ok(()) => {
-            log!("control: {request:?} done");
+            info!("control: {request:?} done");
             Served::Changed(request.done_message())
         }
         Err(e) => {
-            log!("control: {request:?} refused: {e}");
+            warn!("control: {request:?} refused: {e}");
             Served::Reply(Reply::error(e.to_string()))
         }
     }
@@ -491,7 +511,7 @@ fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
     let (commands, changes) = match proto::reload_plan(config, &new) {
         Ok(p) => p,
         Err(e) => {
-            log!("reload refused: {e}");
+            warn!("reload refused: {e}");
             return Served::Reply(Reply::error(format!(
                 "reload refused, nothing changed: {e}"
             )));
@@ -508,7 +528,7 @@ fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
     } else {
         format!("reloaded: {}", changes.join("; "))
     };
-    log!("{message}");
+    info!("{message}");
     Served::Changed(message)
 }
 
@@ -555,24 +575,24 @@ fn report_held(
 
 fn log_event(e: &Event) {
     match e {
-        Event::HostJoined { host } => log!("host {host} joined"),
-        Event::HostLost { host, reason } => log!("host {host} lost: {reason:?}"),
+        Event::HostJoined { host } => info!("host {host} joined"),
+        Event::HostLost { host, reason } => info!("host {host} lost: {reason:?}"),
         Event::Converged { members, digest } => {
             let ids: Vec<String> = members.iter().map(|h| h.to_string()).collect();
-            log!("converged: hosts {} (view {digest:016x})", ids.join(", "));
+            info!("converged: hosts {} (view {digest:016x})", ids.join(", "));
         }
         Event::OwnershipChanged {
             rule,
             gained,
             released,
         } => {
-            log!("rule {rule}: gained {gained} slots, released {released}")
+            info!("rule {rule}: gained {gained} slots, released {released}")
         }
         Event::ConfigMismatch {
             host,
             theirs,
             we_stand_aside,
-        } => log!(
+        } => warn!(
             "host {host} advertises another cluster configuration (digest {}); {}",
             theirs
                 .iter()
@@ -584,7 +604,7 @@ fn log_event(e: &Event) {
                 "it is not admitted"
             }
         ),
-        Event::DuplicateHostId { theirs, we_refuse } => log!(
+        Event::DuplicateHostId { theirs, we_refuse } => warn!(
             "another host uses this host's id (boot {theirs}); {}",
             if *we_refuse {
                 "this newer host refuses to join"
@@ -593,8 +613,8 @@ fn log_event(e: &Event) {
             }
         ),
         Event::AuthenticationFailures { src, count } => {
-            log!("{count} heartbeats failed authentication (latest from {src})")
+            warn!("{count} heartbeats failed authentication (latest from {src})")
         }
-        Event::StateChanged { from, to } => log!("state {from:?} -> {to:?}"),
+        Event::StateChanged { from, to } => info!("state {from:?} -> {to:?}"),
     }
 }
