@@ -66,6 +66,9 @@ pub enum Request {
     },
     /// Re-read the configuration file and apply what can change without a restart.
     Reload,
+    /// Exit for an upgrade, leaving the data path running for a successor started
+    /// within the loss window to adopt.
+    HandOff,
 }
 
 impl Request {
@@ -92,6 +95,9 @@ impl Request {
                 )
             }
             Request::Reload => "Configuration reloaded.".into(),
+            Request::HandOff => "Handed off: the data path runs on; start the new nlbd \
+                                 within the loss window (heartbeat period x loss tolerance)."
+                .into(),
         }
     }
 }

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 /// A host's id (Windows: host priority), 1..=255, unique in the cluster.
 /// The live host with the lowest id is the default host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct HostId(pub u8);
 
 impl HostId {

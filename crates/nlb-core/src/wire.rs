@@ -43,7 +43,9 @@ pub const MAX_WIRE_RULES: usize = 32;
 const MAGIC: &[u8; 3] = b"NLB";
 
 /// A host's state as advertised on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum WireState {
     /// Not taking part; still announces itself so peers can show it.
     Stopped = 0,
@@ -76,7 +78,9 @@ impl WireState {
 }
 
 /// A host's settings for one rule as advertised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct WireRule {
     /// Effective load weight (0..=100).
     pub weight: u8,

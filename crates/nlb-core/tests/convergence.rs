@@ -422,3 +422,47 @@ fn a_host_with_the_wrong_key_owns_nothing_and_the_cluster_carries_on() {
     alone.run_for(1000);
     assert_eq!(alone.owned(0), 251);
 }
+
+#[test]
+fn a_host_handed_off_to_a_successor_carries_on_unnoticed() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(1500);
+    assert_eq!(lab.state(1), QueryState::Converged);
+    let digest = lab.nodes[0].committed_digest();
+    let owned: Vec<usize> = (0..3).map(|i| lab.owned(i)).collect();
+    for e in &mut lab.events {
+        e.clear();
+    }
+
+    // Host 2 hands off; its successor starts 250 ms later (within the loss window).
+    let state = serde_json::to_string(&lab.nodes[1].hand_off()).unwrap();
+    lab.cut[1] = true;
+    lab.run_for(250);
+    let h = serde_json::from_str(&state).unwrap();
+    lab.nodes[1] =
+        Node::resume(&config(2, ""), KEY, h, MacAddr([2, 0, 0, 0, 0, 1]), lab.now).unwrap();
+    lab.cut[1] = false;
+    lab.run_for(2000);
+
+    assert_eq!(lab.state(1), QueryState::Converged);
+    for i in 0..3 {
+        assert_eq!(
+            lab.nodes[i].committed_digest(),
+            digest,
+            "host index {i} changed view"
+        );
+        assert_eq!(lab.owned(i), owned[i]);
+    }
+    let changes: Vec<&Event> = lab
+        .events
+        .iter()
+        .flatten()
+        .filter(|e| !matches!(e, Event::AuthenticationFailures { .. }))
+        .collect();
+    assert!(changes.is_empty(), "the hand-off was noticed: {changes:?}");
+
+    // A successor with another configuration is refused.
+    let h = serde_json::from_str(&state).unwrap();
+    let other = config(2, "heartbeat_period_ms = 200");
+    assert!(Node::resume(&other, KEY, h, MacAddr([2, 0, 0, 0, 0, 1]), lab.now).is_err());
+}

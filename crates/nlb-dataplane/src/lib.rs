@@ -176,9 +176,13 @@ fn xdp_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, Error> {
         .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))
 }
 
-/// The loaded data path of one cluster interface.
+/// The data path of one cluster interface: a program this process loaded, or one a
+/// previous nlbd left attached and handed off ([`Dataplane::adopt`]).
 pub struct Dataplane {
-    ebpf: Ebpf,
+    /// The loaded object, when this process loaded the program.
+    ebpf: Option<Ebpf>,
+    /// The program's maps by name.
+    maps: std::collections::BTreeMap<String, aya::maps::Map>,
     config: Config,
     rules: usize,
 }
@@ -234,8 +238,14 @@ impl Dataplane {
         for (i, v) in vips.iter().enumerate() {
             config.vips[i] = ipv4(*v)?;
         }
+        let names: Vec<String> = ebpf.maps().map(|(n, _)| n.to_string()).collect();
+        let maps = names
+            .into_iter()
+            .filter_map(|n| ebpf.take_map(&n).map(|m| (n, m)))
+            .collect();
         let mut dp = Dataplane {
-            ebpf,
+            ebpf: Some(ebpf),
+            maps,
             config,
             rules,
         };
@@ -244,9 +254,90 @@ impl Dataplane {
         Ok(dp)
     }
 
+    /// Adopts the program with id `program_id` that a previous nlbd left attached, and
+    /// its maps: the connection table, slot tables and lease go on as they are.
+    /// Fails unless it is an nlb data path laid out for `cluster`.
+    pub fn adopt(cluster: &ClusterConfig, program_id: u32) -> Result<Self, Error> {
+        let info = aya::programs::loaded_programs()
+            .filter_map(Result::ok)
+            .find(|p| p.id() == program_id)
+            .ok_or_else(|| Error::Load(format!("no program with id {program_id}")))?;
+        if info.name_as_str() != Some("nlb_xdp") {
+            return Err(Error::Load(format!(
+                "program {program_id} is not nlb's data path"
+            )));
+        }
+        let ids = info
+            .map_ids()
+            .map_err(|e| Error::Load(e.to_string()))?
+            .unwrap_or_default();
+        let mut maps = std::collections::BTreeMap::new();
+        for id in ids {
+            let data = MapData::from_id(id).map_err(map_err)?;
+            let name = data
+                .info()
+                .map_err(map_err)?
+                .name_as_str()
+                .unwrap_or_default()
+                .to_string();
+            maps.insert(name, aya::maps::Map::from_map_data(data).map_err(map_err)?);
+        }
+        for needed in ["CONFIG", "RULES", "SLOTS", "CONNS", "COUNTERS"] {
+            if !maps.contains_key(needed) {
+                return Err(Error::Load(format!(
+                    "program {program_id} has no {needed} map; not this version's data path"
+                )));
+            }
+        }
+        let config = {
+            let map: Array<&MapData, Config> = Array::try_from(&maps["CONFIG"]).map_err(map_err)?;
+            map.get(&0, 0).map_err(map_err)?
+        };
+        let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
+        if config.seed != cluster.hash_seed
+            || config.table_size != cluster.table_size
+            || config.nr_rules as usize != cluster.rules.len()
+            || config.chunks_per_rule as usize != chunks
+        {
+            return Err(Error::Load(format!(
+                "program {program_id} runs another cluster configuration"
+            )));
+        }
+        Ok(Dataplane {
+            ebpf: None,
+            maps,
+            config,
+            rules: cluster.rules.len(),
+        })
+    }
+
+    /// The kernel's id of the program (what a successor adopts).
+    pub fn program_id(&self) -> Result<u32, Error> {
+        let prog: &Xdp = self.program()?;
+        Ok(prog.info().map_err(|e| Error::Load(e.to_string()))?.id())
+    }
+
+    fn program(&self) -> Result<&Xdp, Error> {
+        self.ebpf
+            .as_ref()
+            .ok_or_else(|| Error::Load("the program was adopted, not loaded here".into()))?
+            .program("nlb_xdp")
+            .ok_or_else(|| Error::Load("program missing".into()))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))
+    }
+
+    fn map(&self, name: &str) -> &aya::maps::Map {
+        &self.maps[name]
+    }
+
+    fn map_mut(&mut self, name: &str) -> &mut aya::maps::Map {
+        self.maps.get_mut(name).expect("a map of the program")
+    }
+
     fn write_rules(&mut self, cluster: &ClusterConfig) -> Result<(), Error> {
         let mut map: Array<&mut MapData, Rule> =
-            Array::try_from(self.ebpf.map_mut("RULES").expect("RULES")).map_err(map_err)?;
+            Array::try_from(self.map_mut("RULES")).map_err(map_err)?;
         for (i, r) in cluster.rules.iter().enumerate() {
             let rule = Rule {
                 vip: match r.vip {
@@ -279,7 +370,7 @@ impl Dataplane {
 
     fn write_config(&mut self) -> Result<(), Error> {
         let mut map: Array<&mut MapData, Config> =
-            Array::try_from(self.ebpf.map_mut("CONFIG").expect("CONFIG")).map_err(map_err)?;
+            Array::try_from(self.maps.get_mut("CONFIG").expect("CONFIG")).map_err(map_err)?;
         map.set(0, self.config, 0).map_err(map_err)
     }
 
@@ -314,7 +405,7 @@ impl Dataplane {
         }
         let chunks = self.config.chunks_per_rule as usize;
         let mut map: Array<&mut MapData, SlotChunk> =
-            Array::try_from(self.ebpf.map_mut("SLOTS").expect("SLOTS")).map_err(map_err)?;
+            Array::try_from(self.map_mut("SLOTS")).map_err(map_err)?;
         for (c, part) in states.chunks(SLOTS_PER_CHUNK).enumerate().take(chunks) {
             let mut chunk = SlotChunk {
                 state: [0; SLOTS_PER_CHUNK],
@@ -333,7 +424,7 @@ impl Dataplane {
         let chunks = self.config.chunks_per_rule as usize;
         let key = (rule * chunks + slot as usize / SLOTS_PER_CHUNK) as u32;
         let mut map: Array<&mut MapData, SlotChunk> =
-            Array::try_from(self.ebpf.map_mut("SLOTS").expect("SLOTS")).map_err(map_err)?;
+            Array::try_from(self.map_mut("SLOTS")).map_err(map_err)?;
         let mut chunk = map.get(&key, 0).map_err(map_err)?;
         chunk.state[slot as usize % SLOTS_PER_CHUNK] = state as u8;
         map.set(key, chunk, 0).map_err(map_err)
@@ -342,7 +433,7 @@ impl Dataplane {
     /// Connections in the connection table.
     pub fn connections(&self) -> Result<usize, Error> {
         let map: HashMap<&MapData, [u8; 16], u64> =
-            HashMap::try_from(self.ebpf.map("CONNS").expect("CONNS")).map_err(map_err)?;
+            HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
         Ok(map.keys().filter(|k| k.is_ok()).count())
     }
 
@@ -350,7 +441,11 @@ impl Dataplane {
     /// the driver has no XDP support.
     pub fn attach(&mut self, interface: &str, generic: bool) -> Result<(), Error> {
         use aya::programs::XdpMode;
-        let prog = xdp_mut(&mut self.ebpf, "nlb_xdp")?;
+        let ebpf = self
+            .ebpf
+            .as_mut()
+            .ok_or_else(|| Error::Load("the program was adopted, not loaded here".into()))?;
+        let prog = xdp_mut(ebpf, "nlb_xdp")?;
         let mode = if generic {
             XdpMode::Skb
         } else {
@@ -369,12 +464,7 @@ impl Dataplane {
     /// attaches through rtnetlink so the attachment outlives the process).
     pub fn program_fd(&self) -> Result<std::os::fd::RawFd, Error> {
         use std::os::fd::{AsFd, AsRawFd};
-        let prog: &Xdp = self
-            .ebpf
-            .program("nlb_xdp")
-            .ok_or_else(|| Error::Load("program missing".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+        let prog = self.program()?;
         Ok(prog
             .fd()
             .map_err(|e| Error::Load(e.to_string()))?
@@ -385,7 +475,7 @@ impl Dataplane {
     /// Every connection in the connection table.
     pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
         let map: HashMap<&MapData, [u8; 16], u64> =
-            HashMap::try_from(self.ebpf.map("CONNS").expect("CONNS")).map_err(map_err)?;
+            HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
         Ok(map
             .iter()
             .filter_map(Result::ok)
@@ -405,7 +495,7 @@ impl Dataplane {
     /// so the idle timeout counts from the release at the earliest).
     pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
         let mut map: HashMap<&mut MapData, [u8; 16], u64> =
-            HashMap::try_from(self.ebpf.map_mut("CONNS").expect("CONNS")).map_err(map_err)?;
+            HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
         let at = at.as_nanos() as u64;
         for c in connections {
             let _ = map.insert(c.key, at, 2 /* BPF_EXIST */);
@@ -416,7 +506,7 @@ impl Dataplane {
     /// Forgets every connection (a stop drops existing connections).
     pub fn clear_connections(&mut self) -> Result<(), Error> {
         let mut map: HashMap<&mut MapData, [u8; 16], u64> =
-            HashMap::try_from(self.ebpf.map_mut("CONNS").expect("CONNS")).map_err(map_err)?;
+            HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
         let keys: Vec<[u8; 16]> = map.keys().filter_map(Result::ok).collect();
         for k in keys {
             // An entry the LRU already evicted is fine.
@@ -428,7 +518,7 @@ impl Dataplane {
     /// Counters summed over CPUs, named as [`COUNTER_NAMES`].
     pub fn counters(&self) -> Result<Vec<(&'static str, u64)>, Error> {
         let map: PerCpuArray<&MapData, u64> =
-            PerCpuArray::try_from(self.ebpf.map("COUNTERS").expect("COUNTERS")).map_err(map_err)?;
+            PerCpuArray::try_from(self.map("COUNTERS")).map_err(map_err)?;
         COUNTER_NAMES
             .iter()
             .enumerate()
@@ -441,7 +531,11 @@ impl Dataplane {
 
     /// Runs the program on one frame with BPF_PROG_RUN, `repeat` times.
     pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<RunResult, Error> {
-        run(self.ebpf.program("nlb_xdp"), frame, repeat)
+        run(
+            self.ebpf.as_ref().and_then(|e| e.program("nlb_xdp")),
+            frame,
+            repeat,
+        )
     }
 }
 

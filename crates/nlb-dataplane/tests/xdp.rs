@@ -351,3 +351,31 @@ fn disabled_rules_drop_everything() {
         "the default host takes what no rule covers"
     );
 }
+
+#[test]
+fn a_successor_adopts_the_program_and_its_maps() {
+    let (c, mut dp) = web();
+    let port = 40100;
+    let slot = slot_of(&c, port);
+    dp.set_slot(0, slot, SlotState::Owned).unwrap();
+    let syn = packet::tcp(CLUSTER_MAC, CLIENT, VIP, port, 80, tcp_flags::SYN);
+    assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+
+    let mut adopted = Dataplane::adopt(&c, dp.program_id().unwrap()).unwrap();
+    assert_eq!(
+        adopted.connections().unwrap(),
+        1,
+        "the connection table goes on"
+    );
+    // One set of maps: a change through the successor is what the program sees.
+    adopted.set_slot(0, slot, SlotState::NotOwned).unwrap();
+    assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_DROP);
+    assert!(
+        adopted.test_run(&syn, 1).is_err(),
+        "no program of its own to run"
+    );
+
+    // A program laid out for another cluster is refused.
+    let other = cluster("table_size = 257", WEB);
+    assert!(Dataplane::adopt(&other, dp.program_id().unwrap()).is_err());
+}

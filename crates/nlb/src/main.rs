@@ -130,6 +130,18 @@ enum Command {
         #[command(flatten)]
         options: VerbOptions,
     },
+    /// Exit for an upgrade, leaving the data path running (also: SIGUSR2 to nlbd).
+    ///
+    /// nlbd records its state machine and leaves the XDP program, its maps and every
+    /// host change in place. A new nlbd started within the loss window (heartbeat
+    /// period × loss tolerance, 500 ms by default) adopts them and carries on as the
+    /// same cluster member: peers notice nothing and no connection breaks. Later than
+    /// that, the new nlbd undoes the leftovers and joins afresh.
+    #[command(display_order = 1)]
+    Handoff {
+        #[command(flatten)]
+        options: VerbOptions,
+    },
     /// Re-read the configuration file and apply what can change without a restart.
     ///
     /// Load weights apply at once, moving flows without breaking connections. Changes
@@ -291,6 +303,13 @@ enum LabCommand {
         #[command(flatten)]
         name: LabName,
     },
+    /// Hand a host's nlbd off to a new nlbd process (an upgrade), as fast as possible.
+    Handoff {
+        /// h1..
+        host: String,
+        #[command(flatten)]
+        name: LabName,
+    },
     /// Fail a host while the client keeps connecting; measure the failover gap.
     Failover {
         /// h1..
@@ -420,6 +439,7 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
             no_wait,
             name,
         } => lab::start(&name.name, &host, !no_wait),
+        LabCommand::Handoff { host, name } => lab::handoff(&name.name, &host),
         LabCommand::Failover {
             host,
             how,
@@ -464,6 +484,7 @@ fn main() -> ExitCode {
         Command::Drain { target, options } => change(Request::Drain { target }, options),
         Command::Queryport { target, options } => verb(verbs::Verb::QueryPort(target), options),
         Command::Reload { options } => change(Request::Reload, options),
+        Command::Handoff { options } => change(Request::HandOff, options),
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
         Command::Keygen { file, force } => keygen::run(&file, force),
         Command::Config(ConfigCommand::Check { files, json }) => check::run(&files, json),

@@ -193,7 +193,32 @@ fn scenarios(mode: &str, tag: &str, cluster_mac: &str) {
     assert_eq!(t["failed"], 0, "{t}");
     assert!(t["served"].get("3").is_none(), "{t}");
 
-    // (g) A stop restores everything nlbd changed.
+    // Hand-off for an upgrade: with connections open on h1 and h2, h1's nlbd hands
+    // off and a new one adopts the data path; no connection breaks, no peer notices.
+    let peer_log = || std::fs::read_to_string(format!("{}/h2-nlbd.log", lab.dir())).unwrap();
+    let losses = peer_log().matches("host 1 lost").count();
+    let mut held = lab.hold(90);
+    lab.lab("handoff", &["h1"]);
+    let log = || std::fs::read_to_string(format!("{}/h1-nlbd.log", lab.dir())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log().contains("host 1 on eth0") {
+        assert!(Instant::now() < deadline, "{}", log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(log().contains("adopted the data path"), "{}", log());
+    // (h3 still runs with the wrong key from (f).)
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    assert_eq!(held.say("check"), "broken 0");
+    assert_eq!(
+        peer_log().matches("host 1 lost").count(),
+        losses,
+        "{}",
+        peer_log()
+    );
+    held.say("close");
+    drop(held);
+
+    // (g) A stop restores everything nlbd changed (here: the nlbd that adopted).
     stop_restores(&lab);
 }
 

@@ -43,9 +43,14 @@ struct Args {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static HAND_OFF: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: i32) {
     STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_hand_off(_: i32) {
+    HAND_OFF.store(true, Ordering::SeqCst);
 }
 
 fn main() -> ExitCode {
@@ -163,14 +168,42 @@ fn run(args: &Args) -> Result<(), String> {
     let ifindex = link::ifindex(iface)
         .map_err(|e| format!("interface {iface} (from {}): {e}", config.path.display()))?;
     let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
-    // A crashed nlbd left its changes recorded: undo them before anything else.
-    if let Some(left) = state::leftover(iface) {
-        info!(
-            "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
-            serde_json::to_string(&left).unwrap_or_default()
-        );
-        undo(iface, ifindex, lo_index, &left);
-        state::remove(iface);
+    let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
+    let cluster_mac = addressing.cluster_mac(cluster.mode);
+    let unicast = cluster.mode == OperationMode::Unicast;
+    let masked_mac = addressing.masked_source_mac(config.host.id.get());
+    let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
+    let loss_window = period * cluster.loss_tolerance;
+    // What an earlier nlbd left: a data path handed off to us, adopted if it is fresh
+    // and fits; anything else (a crash, a stale or unfitting hand-off) is undone first.
+    let mut adopted = None;
+    if let Some(mut left) = state::leftover(iface) {
+        if let Some(h) = left.handoff.take() {
+            let tx = if unicast {
+                masked_mac
+            } else {
+                link::mac(iface).map_err(|e| format!("{iface}: {e}"))?
+            };
+            match adopt(&config, key, &h, tx, loss_window) {
+                Ok((dp, node)) => {
+                    info!(
+                        "adopted the data path handed off {} ms ago (program {})",
+                        ktime_now().saturating_sub(h.at).as_millis(),
+                        h.program_id
+                    );
+                    adopted = Some((dp, node, left.clone(), h.program_id));
+                }
+                Err(why) => warn!("not adopting the data path left on {iface}: {why}"),
+            }
+        }
+        if adopted.is_none() {
+            info!(
+                "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
+                serde_json::to_string(&left).unwrap_or_default()
+            );
+            undo(iface, ifindex, lo_index, &left);
+            state::remove(iface);
+        }
     }
     // nlbd puts the VIPs on lo itself; one already on another interface would make
     // this host's kernel answer ARP for it with its own MAC.
@@ -187,15 +220,9 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     let nic_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
-    let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
-    let cluster_mac = addressing.cluster_mac(cluster.mode);
-    let unicast = cluster.mode == OperationMode::Unicast;
     // Unicast: the NIC takes the cluster MAC and frames leave with the masked MAC.
     let (own_mac, tx_mac) = if unicast {
-        (
-            cluster_mac,
-            addressing.masked_source_mac(config.host.id.get()),
-        )
+        (cluster_mac, masked_mac)
     } else {
         (nic_mac, nic_mac)
     };
@@ -204,47 +231,85 @@ fn run(args: &Args) -> Result<(), String> {
     unsafe {
         libc::signal(libc::SIGTERM, on_signal as *const () as usize);
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
+        libc::signal(libc::SIGUSR2, on_hand_off as *const () as usize);
     }
 
-    let mut dp = Dataplane::load(cluster).map_err(|e| e.to_string())?;
-    dp.set_macs(Macs {
-        cluster: cluster_mac,
-        own: own_mac,
-        tx: tx_mac,
-    })
-    .map_err(|e| e.to_string())?;
-    dp.set_lease_deadline(Duration::ZERO)
-        .map_err(|e| e.to_string())?;
     let mut changes = Changes {
         interface: iface.clone(),
         ifindex,
         lo_index,
         changed: state::Changed::default(),
     };
-    // The data path goes in first, failing closed (its lease is zero): from then on no
-    // VIP frame reaches this host's stack unless this host owns its flow, so the
-    // kernel never resets a connection that belongs to another host, however the
-    // steps below interleave with traffic. Attached through rtnetlink, the attachment
-    // belongs to the device and outlives us: if nlbd dies, the program keeps dropping
-    // new flows once the lease passes.
-    let xdp_flags = if args.generic_xdp {
-        netlink::XDP_FLAGS_SKB_MODE
-    } else {
-        netlink::XDP_FLAGS_DRV_MODE
-    };
-    let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
-    changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
-    netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
-        format!(
-            "attaching XDP to {iface} ({} mode): {e}",
-            if args.generic_xdp {
-                "generic"
+    let (mut dp, resumed, program_id) = match adopted {
+        Some((dp, node, changed, program_id)) => {
+            // Everything the predecessor changed is ours to undo now.
+            changes.changed = changed;
+            changes.record(|c| c.handoff = None)?;
+            (dp, Some(node), program_id)
+        }
+        None => {
+            let mut dp = Dataplane::load(cluster).map_err(|e| e.to_string())?;
+            dp.set_macs(Macs {
+                cluster: cluster_mac,
+                own: own_mac,
+                tx: tx_mac,
+            })
+            .map_err(|e| e.to_string())?;
+            dp.set_lease_deadline(Duration::ZERO)
+                .map_err(|e| e.to_string())?;
+            // The data path goes in first, failing closed (its lease is zero): from then on no
+            // VIP frame reaches this host's stack unless this host owns its flow, so the
+            // kernel never resets a connection that belongs to another host, however the
+            // steps below interleave with traffic. Attached through rtnetlink, the attachment
+            // belongs to the device and outlives us: if nlbd dies, the program keeps dropping
+            // new flows once the lease passes.
+            let xdp_flags = if args.generic_xdp {
+                netlink::XDP_FLAGS_SKB_MODE
             } else {
-                "native; try --generic-xdp"
-            }
-        )
-    })?;
+                netlink::XDP_FLAGS_DRV_MODE
+            };
+            let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
+            changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
+            netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
+                format!(
+                    "attaching XDP to {iface} ({} mode): {e}",
+                    if args.generic_xdp {
+                        "generic"
+                    } else {
+                        "native; try --generic-xdp"
+                    }
+                )
+            })?;
 
+            // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
+            // the cluster interface: the XDP program answers with the cluster MAC.
+            changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
+            changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
+            for v in &vips {
+                changes.record(|c| c.vips.push(*v))?;
+                netlink::address(lo_index, *v, 32, true)
+                    .map_err(|e| format!("adding {v} to lo: {e}"))?;
+            }
+            if unicast {
+                // Masking first, so that no frame ever leaves with the cluster MAC as source
+                // (the switch would learn it and send the cluster's traffic to this port).
+                let mut mask = SourceMask::load(cluster_mac, tx_mac).map_err(|e| e.to_string())?;
+                changes.record(|c| c.mask = true)?;
+                let added = mask
+                    .attach(iface)
+                    .map_err(|e| format!("source masking on {iface}: {e}"))?;
+                changes.record(|c| c.clsact_added = added)?;
+                changes.record(|c| c.original_mac = Some(nic_mac.0))?;
+                netlink::set_mac(ifindex, cluster_mac.0).map_err(|e| {
+                    format!("setting the cluster MAC {cluster_mac} on {iface}: {e}")
+                })?;
+                info!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
+            }
+
+            let program_id = dp.program_id().map_err(|e| e.to_string())?;
+            (dp, None, program_id)
+        }
+    };
     let socket = link::HeartbeatSocket::open(ifindex)
         .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
     if !unicast {
@@ -260,41 +325,20 @@ fn run(args: &Args) -> Result<(), String> {
         _ => None,
     };
 
-    // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
-    // the cluster interface: the XDP program answers with the cluster MAC.
-    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
-    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
-    for v in &vips {
-        changes.record(|c| c.vips.push(*v))?;
-        netlink::address(lo_index, *v, 32, true).map_err(|e| format!("adding {v} to lo: {e}"))?;
-    }
-    if unicast {
-        // Masking first, so that no frame ever leaves with the cluster MAC as source
-        // (the switch would learn it and send the cluster's traffic to this port).
-        let mut mask = SourceMask::load(cluster_mac, tx_mac).map_err(|e| e.to_string())?;
-        changes.record(|c| c.mask = true)?;
-        let added = mask
-            .attach(iface)
-            .map_err(|e| format!("source masking on {iface}: {e}"))?;
-        changes.record(|c| c.clsact_added = added)?;
-        changes.record(|c| c.original_mac = Some(nic_mac.0))?;
-        netlink::set_mac(ifindex, cluster_mac.0)
-            .map_err(|e| format!("setting the cluster MAC {cluster_mac} on {iface}: {e}"))?;
-        info!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
-    }
-
     let now = ktime_now();
     let boot_nonce = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
-    let mut node = Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now);
+    let mut node = match resumed {
+        Some(node) => node,
+        None => Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now),
+    };
     info!(
         "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
         config.host.id, cluster.name, cluster.vip, cluster.mode, cluster_mac
     );
 
-    let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
     let fence_span = period * (cluster.loss_tolerance - 1);
     let mut buf = vec![0u8; 2048];
     let mut generation = u64::MAX;
@@ -377,6 +421,21 @@ fn run(args: &Args) -> Result<(), String> {
             };
             client.reply(&reply);
         }
+        if HAND_OFF.load(Ordering::SeqCst) {
+            let record = state::HandOffRecord {
+                program_id,
+                at: ktime_now(),
+                node: node.hand_off(),
+            };
+            changes.record(|c| c.handoff = Some(record))?;
+            // Everything stays in place for the successor, which takes it over.
+            std::mem::forget(changes);
+            info!(
+                "handed off: the data path runs on; a successor started within {} ms adopts it",
+                loss_window.as_millis()
+            );
+            return Ok(());
+        }
         if let Some(m) = &igmp {
             if now >= next_igmp {
                 next_igmp = now + Duration::from_secs(10);
@@ -392,6 +451,28 @@ fn run(args: &Args) -> Result<(), String> {
             return Ok(());
         }
     }
+}
+
+/// Adopts a data path and state machine a predecessor handed off.
+fn adopt(
+    config: &Config,
+    key: [u8; 32],
+    h: &state::HandOffRecord,
+    tx: nlb_core::mac::MacAddr,
+    loss_window: Duration,
+) -> Result<(Dataplane, Node), String> {
+    let age = ktime_now().saturating_sub(h.at);
+    if age >= loss_window {
+        return Err(format!(
+            "it was handed off {} ms ago, beyond the loss window ({} ms): its peers have \
+             taken its slots over",
+            age.as_millis(),
+            loss_window.as_millis()
+        ));
+    }
+    let dp = Dataplane::adopt(&config.cluster, h.program_id).map_err(|e| e.to_string())?;
+    let node = Node::resume(config, key, h.node.clone(), tx, ktime_now())?;
+    Ok((dp, node))
 }
 
 /// Rewrites the data path's slot tables when the state machine's have changed.
@@ -446,6 +527,10 @@ fn serve(
             });
         }
         Request::Reload => return reload(node, config, now),
+        Request::HandOff => {
+            HAND_OFF.store(true, Ordering::SeqCst);
+            return Served::Reply(status(node, config, dp, now, Some(request.done_message())));
+        }
         Request::Start => Command::Start,
         Request::Stop => Command::Stop,
         Request::DrainStop => Command::DrainStop,

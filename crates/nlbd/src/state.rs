@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 /// The changes, in the order they are made.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Changed {
     /// Sysctl files and their values before.
     pub sysctls: Vec<(String, String)>,
@@ -22,6 +22,30 @@ pub struct Changed {
     pub clsact_added: bool,
     /// XDP is attached, with these flags.
     pub xdp_flags: Option<u32>,
+    /// Set by a hand-off exit: the data path runs on for a successor to adopt.
+    #[serde(default)]
+    pub handoff: Option<HandOffRecord>,
+}
+
+/// What a hand-off exit leaves for the successor.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct HandOffRecord {
+    /// The attached XDP program's id.
+    pub program_id: u32,
+    /// When, on the monotonic clock.
+    pub at: std::time::Duration,
+    /// The state machine.
+    pub node: nlb_core::convergence::HandOff,
+}
+
+impl std::fmt::Debug for HandOffRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "hand-off of program {} at {:?}",
+            self.program_id, self.at
+        )
+    }
 }
 
 /// The state file of `interface` in this network namespace.

@@ -6,8 +6,8 @@ mod slots;
 mod view;
 
 pub use node::{
-    owner_of, Command, CommandError, Counters, Event, LossReason, Node, PeerSnapshot, QueryState,
-    Rejection, RuleMode, RuleSelector, RuleSnapshot, Snapshot,
+    owner_of, Command, CommandError, Counters, Event, HandOff, LossReason, Node, PeerSnapshot,
+    QueryState, Rejection, RuleMode, RuleSelector, RuleSnapshot, Snapshot,
 };
 pub use slots::{SlotCounts, SlotState};
 pub use view::{settings_digest, Member, View};

@@ -39,7 +39,7 @@ use std::time::Duration;
 const SENT_HISTORY: usize = 1024;
 
 /// A rule's mode on this host, as nlb.exe's enable/disable/drain set it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RuleMode {
     /// Taking part.
     Enabled,
@@ -216,7 +216,7 @@ pub enum LossReason {
 }
 
 /// Counters of received frames, by outcome.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Accepted heartbeats.
     pub accepted: u64,
@@ -319,6 +319,7 @@ pub struct Snapshot {
     pub standing_aside: Option<&'static str>,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Peer {
     nonce: u64,
     last_seq: u64,
@@ -347,6 +348,32 @@ struct Committed {
     digest: u64,
     ownership: Ownership,
     at: Duration,
+}
+
+/// A released slot: connections still held (if reported), and when it was released.
+type Released = (Option<u32>, Duration);
+
+/// What a host hands to its successor process ([`Node::hand_off`], [`Node::resume`]).
+/// Times are on the host's monotonic clock, which both processes share.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct HandOff {
+    digest: [u8; 16],
+    id: HostId,
+    nonce: u64,
+    next_seq: u64,
+    state: WireState,
+    modes: Vec<RuleMode>,
+    weights: Vec<u8>,
+    peers: BTreeMap<u8, Peer>,
+    sent: Vec<(u64, Duration)>,
+    proposed: View,
+    committed: Option<(View, Duration)>,
+    previous_committed: Option<u64>,
+    slots: Vec<Vec<SlotState>>,
+    released: Vec<((usize, u32), Released)>,
+    auth_failure_at: Option<Duration>,
+    listening_until: Duration,
+    counters: Counters,
 }
 
 /// The convergence state machine of one host.
@@ -381,7 +408,7 @@ pub struct Node {
     /// Bumped whenever any slot state changes, so the data path rewrites only then.
     generation: u64,
     /// Released slots: (rule, slot) -> (connections still held if reported, released at).
-    released: BTreeMap<(usize, u32), (Option<u32>, Duration)>,
+    released: BTreeMap<(usize, u32), Released>,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
@@ -486,6 +513,82 @@ impl Node {
         };
         node.reevaluate(now);
         node
+    }
+
+    /// Everything a successor process needs to carry on as this very incarnation (same
+    /// boot nonce, sequence numbers going on, the same views, slots and peers), for a
+    /// hand-off exit: peers that hear the successor within the loss window see nothing
+    /// but a few missed heartbeats. The node must not be used after this.
+    pub fn hand_off(&self) -> HandOff {
+        HandOff {
+            digest: self.digest,
+            id: self.id,
+            nonce: self.nonce,
+            // Frames already queued or in flight used lower numbers.
+            next_seq: self.next_seq + 1,
+            state: self.state,
+            modes: self.modes.clone(),
+            weights: self.weights.clone(),
+            peers: self.peers.clone(),
+            sent: self.sent.iter().copied().collect(),
+            proposed: self.proposed.clone(),
+            committed: self.committed.as_ref().map(|c| (c.view.clone(), c.at)),
+            previous_committed: self.previous_committed,
+            slots: self.slots.clone(),
+            released: self.released.iter().map(|(k, v)| (*k, *v)).collect(),
+            auth_failure_at: self.auth_failure_at,
+            listening_until: self.listening_until,
+            counters: self.counters,
+        }
+    }
+
+    /// The successor of a host that handed off: it carries on as the same incarnation.
+    /// Refused when the configuration's cluster part or host id differ from the
+    /// predecessor's.
+    pub fn resume(
+        config: &Config,
+        key: [u8; 32],
+        h: HandOff,
+        src: MacAddr,
+        now: Duration,
+    ) -> Result<Node, String> {
+        if h.digest != config.cluster.digest().0 {
+            return Err("the predecessor ran another cluster configuration".into());
+        }
+        if h.id != config.host.id {
+            return Err(format!("the predecessor was host {}", h.id));
+        }
+        if h.slots.len() != config.cluster.rules.len() + 1
+            || h.modes.len() != config.cluster.rules.len()
+        {
+            return Err("the predecessor's slot tables do not fit this configuration".into());
+        }
+        let mut node = Node::new(config, key, h.nonce, h.next_seq, src, now);
+        node.transmit.clear();
+        node.events.clear();
+        node.state = h.state;
+        node.modes = h.modes;
+        node.weights = h.weights;
+        node.peers = h.peers;
+        node.sent = h.sent.into_iter().collect();
+        node.proposed_digest = h.proposed.digest();
+        node.proposed = h.proposed;
+        node.committed = h.committed.map(|(view, at)| Committed {
+            digest: view.digest(),
+            ownership: Ownership::build(&node.cluster, &view.live_hosts()),
+            view,
+            at,
+        });
+        node.previous_committed = h.previous_committed;
+        node.slots = h.slots;
+        node.released = h.released.into_iter().collect();
+        node.auth_failure_at = h.auth_failure_at;
+        node.listening_until = h.listening_until;
+        node.counters = h.counters;
+        node.generation += 1;
+        node.send_soon = true;
+        node.reevaluate(now);
+        Ok(node)
     }
 
     /// This host's id.

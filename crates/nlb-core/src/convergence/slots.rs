@@ -7,7 +7,7 @@
 //! the handover timeout passes. Only then does B admit everything (owned).
 
 /// This host's state for one slot. The numbering is the data path's (bpf/nlb_xdp.c).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum SlotState {
     /// Not ours: drop what our connection table does not know.

@@ -6,7 +6,9 @@ use crate::host::HostId;
 use crate::wire::{WireRule, WireState, RULE_DRAINING, RULE_ENABLED};
 
 /// One member of a view.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Member {
     /// Host id.
     pub id: HostId,
@@ -103,7 +105,7 @@ pub fn view_digest(members: impl Iterator<Item = (HostId, u64, WireState, u64)>)
 }
 
 /// A view: members sorted by id.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct View {
     members: Vec<Member>,
 }

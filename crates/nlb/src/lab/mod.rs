@@ -602,6 +602,36 @@ pub fn start(name: &str, who: &str, wait: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `nlb lab handoff HOST`: nlbd hands off and a new one starts at once.
+pub fn handoff(name: &str, who: &str) -> Result<ExitCode, String> {
+    let lab = Lab::open(name)?;
+    let n = lab.host(who)?;
+    let start = Instant::now();
+    if let Reply::Error { message, .. } = lab.request(n, Request::HandOff)? {
+        return Err(format!("h{n}: {message}"));
+    }
+    let what = format!("h{n}-nlbd");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.pid(&what).is_some() {
+        if Instant::now() > deadline {
+            return Err(format!("h{n}'s nlbd did not exit after handing off"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Keep the predecessor's log: the successor's is the one to read next.
+    let dir = lab.dir();
+    let _ = std::fs::rename(
+        dir.join(format!("{what}.log")),
+        dir.join(format!("{what}.previous.log")),
+    );
+    lab.start_host(n)?;
+    println!(
+        "h{n}: nlbd handed off and a new one started {} ms later",
+        start.elapsed().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `nlb lab traffic`.
 pub fn traffic(name: &str, connections: usize, json: bool) -> Result<ExitCode, String> {
     let lab = Lab::open(name)?;
