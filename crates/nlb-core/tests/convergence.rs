@@ -445,13 +445,13 @@ fn a_host_handed_off_to_a_successor_carries_on_unnoticed() {
     lab.run_for(2000);
 
     assert_eq!(lab.state(1), QueryState::Converged);
-    for i in 0..3 {
+    for (i, &before) in owned.iter().enumerate() {
         assert_eq!(
             lab.nodes[i].committed_digest(),
             digest,
             "host index {i} changed view"
         );
-        assert_eq!(lab.owned(i), owned[i]);
+        assert_eq!(lab.owned(i), before);
     }
     let changes: Vec<&Event> = lab
         .events
