@@ -6,13 +6,16 @@
 mod control;
 mod link;
 mod netlink;
+mod requests;
 mod state;
+
+use requests::{serve, status, Served};
+use state::{undo, Changes};
 
 use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::classify::{locate, Flow};
 use nlb_core::config::{load_key, Config};
-use nlb_core::control::{self as proto, DataplaneStats, Reply, Request, PROTOCOL_VERSION};
 use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
 use nlb_dataplane::mask::SourceMask;
@@ -71,71 +74,6 @@ fn main() -> ExitCode {
         Err(e) => {
             error!("{e}");
             ExitCode::from(1)
-        }
-    }
-}
-
-/// What this process changed on the host: recorded in the state file as it goes,
-/// undone on the way out.
-struct Changes {
-    interface: String,
-    ifindex: u32,
-    lo_index: u32,
-    changed: state::Changed,
-}
-
-impl Changes {
-    /// Records a change before it is made.
-    fn record(&mut self, f: impl FnOnce(&mut state::Changed)) -> Result<(), String> {
-        f(&mut self.changed);
-        state::save(&self.interface, &self.changed)
-    }
-
-    fn set_sysctl(&mut self, path: String, value: &str) -> Result<(), String> {
-        let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        let old = old.trim().to_string();
-        self.record(|c| c.sysctls.push((path.clone(), old)))?;
-        std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))
-    }
-}
-
-impl Drop for Changes {
-    fn drop(&mut self) {
-        undo(&self.interface, self.ifindex, self.lo_index, &self.changed);
-        state::remove(&self.interface);
-    }
-}
-
-/// Undoes recorded changes, last first; logs what cannot be undone.
-fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &state::Changed) {
-    if let Some(flags) = changed.xdp_flags {
-        if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
-            warn!("could not detach XDP from {interface}: {e}");
-        }
-    }
-    if changed.mask {
-        if let Err(e) = SourceMask::detach_all(interface) {
-            warn!("could not remove the source masking program: {e}");
-        }
-    }
-    if changed.clsact_added {
-        if let Err(e) = netlink::delete_clsact(ifindex) {
-            warn!("could not remove the clsact qdisc of {interface}: {e}");
-        }
-    }
-    if let Some(mac) = changed.original_mac {
-        if let Err(e) = netlink::set_mac(ifindex, mac) {
-            warn!("could not restore the MAC of {interface}: {e}");
-        }
-    }
-    for v in &changed.vips {
-        if let Err(e) = netlink::address(lo_index, *v, 32, false) {
-            warn!("could not remove {v} from lo: {e}");
-        }
-    }
-    for (path, old) in changed.sysctls.iter().rev() {
-        if let Err(e) = std::fs::write(path, old) {
-            warn!("could not restore {path}: {e}");
         }
     }
 }
@@ -485,136 +423,6 @@ fn sync_slots(node: &Node, dp: &mut Dataplane, generation: &mut u64) -> Result<(
         }
     }
     Ok(())
-}
-
-/// What a control request led to.
-enum Served {
-    /// The reply.
-    Reply(Reply),
-    /// The host's state changed; the reply is its status, with this message.
-    Changed(String),
-}
-
-/// Answers one control request.
-fn serve(
-    request: Request,
-    node: &mut Node,
-    config: &mut Config,
-    dp: &Dataplane,
-    now: Duration,
-) -> Served {
-    let command = match request {
-        Request::Query => return Served::Reply(status(node, config, dp, now, None)),
-        Request::Params => {
-            return Served::Reply(Reply::Params {
-                version: PROTOCOL_VERSION,
-                params: Box::new(proto::Params::new(config)),
-            })
-        }
-        Request::QueryPort { vip, port } => {
-            return Served::Reply(match proto::rule_for_port(config, vip, port) {
-                Err(e) => Reply::error(e),
-                Ok(index) => {
-                    let s =
-                        proto::Status::new(config, &node.snapshot(now), DataplaneStats::default());
-                    let rule = s.rules[index.unwrap_or(config.cluster.rules.len())].clone();
-                    Reply::Port {
-                        version: PROTOCOL_VERSION,
-                        index,
-                        rule,
-                    }
-                }
-            });
-        }
-        Request::Reload => return reload(node, config, now),
-        Request::HandOff => {
-            HAND_OFF.store(true, Ordering::SeqCst);
-            return Served::Reply(status(node, config, dp, now, Some(request.done_message())));
-        }
-        Request::Start => Command::Start,
-        Request::Stop => Command::Stop,
-        Request::DrainStop => Command::DrainStop,
-        Request::Suspend => Command::Suspend,
-        Request::Resume => Command::Resume,
-        Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {
-            let selector = match proto::select(config, target) {
-                Ok(s) => s,
-                Err(e) => return Served::Reply(Reply::error(e)),
-            };
-            match request {
-                Request::Enable { .. } => Command::Enable(selector),
-                Request::Disable { .. } => Command::Disable(selector),
-                _ => Command::Drain(selector),
-            }
-        }
-    };
-    match node.command(now, command) {
-        Ok(()) => {
-            info!("control: {request:?} done");
-            Served::Changed(request.done_message())
-        }
-        Err(e) => {
-            warn!("control: {request:?} refused: {e}");
-            Served::Reply(Reply::error(e.to_string()))
-        }
-    }
-}
-
-fn status(
-    node: &Node,
-    config: &Config,
-    dp: &Dataplane,
-    now: Duration,
-    message: Option<String>,
-) -> Reply {
-    let stats = DataplaneStats {
-        connections: dp.connections().unwrap_or(0) as u64,
-        packets: dp
-            .counters()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    };
-    Reply::Status {
-        version: PROTOCOL_VERSION,
-        message,
-        status: Box::new(proto::Status::new(config, &node.snapshot(now), stats)),
-    }
-}
-
-/// Re-reads the configuration file; applies the changes that are safe at run time.
-fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
-    let new = match Config::load(&config.path) {
-        Ok(c) => c,
-        Err(e) => {
-            return Served::Reply(Reply::error(format!(
-                "the configuration file has errors; nothing changed:\n{e}"
-            )))
-        }
-    };
-    let (commands, changes) = match proto::reload_plan(config, &new) {
-        Ok(p) => p,
-        Err(e) => {
-            warn!("reload refused: {e}");
-            return Served::Reply(Reply::error(format!(
-                "reload refused, nothing changed: {e}"
-            )));
-        }
-    };
-    for c in commands {
-        if let Err(e) = node.command(now, c) {
-            return Served::Reply(Reply::error(format!("reload stopped at {c:?}: {e}")));
-        }
-    }
-    config.host = new.host;
-    let message = if changes.is_empty() {
-        "reloaded: nothing changed".to_string()
-    } else {
-        format!("reloaded: {}", changes.join("; "))
-    };
-    info!("{message}");
-    Served::Changed(message)
 }
 
 /// Tells the state machine how many connections the data path still holds in each

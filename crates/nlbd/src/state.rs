@@ -2,10 +2,13 @@
 //! crash can undo what the crashed process left (`/run/nlb/<netns>-<interface>.json`;
 //! the network namespace is part of the name because /run is shared between them).
 
+use crate::netlink;
+use nlb_dataplane::mask::SourceMask;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use tracing::warn;
 
 /// The changes, in the order they are made.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -75,4 +78,69 @@ pub fn save(interface: &str, changed: &Changed) -> Result<(), String> {
 /// Removes the record once everything is undone.
 pub fn remove(interface: &str) {
     let _ = std::fs::remove_file(path(interface));
+}
+
+/// What this process changed on the host: recorded in the state file as it goes,
+/// undone on the way out.
+pub struct Changes {
+    pub interface: String,
+    pub ifindex: u32,
+    pub lo_index: u32,
+    pub changed: Changed,
+}
+
+impl Changes {
+    /// Records a change before it is made.
+    pub fn record(&mut self, f: impl FnOnce(&mut Changed)) -> Result<(), String> {
+        f(&mut self.changed);
+        save(&self.interface, &self.changed)
+    }
+
+    pub fn set_sysctl(&mut self, path: String, value: &str) -> Result<(), String> {
+        let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let old = old.trim().to_string();
+        self.record(|c| c.sysctls.push((path.clone(), old)))?;
+        std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        undo(&self.interface, self.ifindex, self.lo_index, &self.changed);
+        remove(&self.interface);
+    }
+}
+
+/// Undoes recorded changes, last first; logs what cannot be undone.
+pub fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &Changed) {
+    if let Some(flags) = changed.xdp_flags {
+        if let Err(e) = netlink::set_xdp(ifindex, -1, flags) {
+            warn!("could not detach XDP from {interface}: {e}");
+        }
+    }
+    if changed.mask {
+        if let Err(e) = SourceMask::detach_all(interface) {
+            warn!("could not remove the source masking program: {e}");
+        }
+    }
+    if changed.clsact_added {
+        if let Err(e) = netlink::delete_clsact(ifindex) {
+            warn!("could not remove the clsact qdisc of {interface}: {e}");
+        }
+    }
+    if let Some(mac) = changed.original_mac {
+        if let Err(e) = netlink::set_mac(ifindex, mac) {
+            warn!("could not restore the MAC of {interface}: {e}");
+        }
+    }
+    for v in &changed.vips {
+        if let Err(e) = netlink::address(lo_index, *v, 32, false) {
+            warn!("could not remove {v} from lo: {e}");
+        }
+    }
+    for (path, old) in changed.sysctls.iter().rev() {
+        if let Err(e) = std::fs::write(path, old) {
+            warn!("could not restore {path}: {e}");
+        }
+    }
 }
