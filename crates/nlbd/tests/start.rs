@@ -64,6 +64,16 @@ impl Host {
         c
     }
 
+    /// nlbd in native XDP mode, to completion.
+    fn run_native(&self, config: &PathBuf) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns, NLBD, "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     fn run(&self, config: &PathBuf) -> Output {
         let mut c = self.command(config);
         c.stdin(Stdio::null());
