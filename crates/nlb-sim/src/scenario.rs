@@ -23,11 +23,14 @@ pub enum Scenario {
     Flaky,
     /// An attacker injects forged and replayed frames while a host crashes and returns.
     Attack,
+    /// Hosts hand off to successor processes (an upgrade), once on a calm network and
+    /// once on a lossy one, while connections are open.
+    HandOff,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Churn,
         Scenario::Crash,
         Scenario::Partition,
@@ -35,6 +38,7 @@ impl Scenario {
         Scenario::Drain,
         Scenario::Flaky,
         Scenario::Attack,
+        Scenario::HandOff,
     ];
 
     /// The name used on the command line.
@@ -47,6 +51,7 @@ impl Scenario {
             Scenario::Drain => "drain",
             Scenario::Flaky => "flaky",
             Scenario::Attack => "attack",
+            Scenario::HandOff => "handoff",
         }
     }
 
@@ -114,6 +119,20 @@ impl Scenario {
                 actions.push((ms(5000), Action::Boot(r)));
                 ms(8000)
             }
+            Scenario::HandOff => {
+                boot_all(&mut actions, None, rng);
+                let gap = |rng: &mut Rng| ms(rng.range(10, 400));
+                actions.push((ms(2000), Action::HandOff(pick(rng), gap(rng))));
+                let w = rng.range(1, 100) as u8;
+                actions.push((
+                    ms(2600),
+                    Action::Command(pick(rng), Command::SetWeight { rule: 0, weight: w }),
+                ));
+                actions.push((ms(3500), Action::Flaky(true)));
+                actions.push((ms(4000), Action::HandOff(pick(rng), gap(rng))));
+                actions.push((ms(5500), Action::Flaky(false)));
+                ms(9000)
+            }
             Scenario::Churn => {
                 boot_all(&mut actions, None, rng);
                 let mut t = ms(1500);
@@ -155,6 +174,7 @@ impl Scenario {
         let quiet_from = match self {
             Scenario::Churn => end - ms(3000),
             Scenario::Flaky => ms(6000),
+            Scenario::HandOff => ms(5500),
             Scenario::Partition => ms(5000),
             _ => actions.iter().map(|(t, _)| *t).max().unwrap_or_default(),
         };
@@ -180,7 +200,7 @@ impl FromStr for Scenario {
             .iter()
             .find(|x| x.as_str() == s)
             .copied()
-            .ok_or_else(|| format!("`{s}` is not a scenario; expected one of churn, crash, partition, join, drain, flaky, attack"))
+            .ok_or_else(|| format!("`{s}` is not a scenario; expected one of churn, crash, partition, join, drain, flaky, attack, handoff"))
     }
 }
 
@@ -189,6 +209,8 @@ impl FromStr for Scenario {
 pub(crate) enum Action {
     Boot(usize),
     Crash(usize),
+    /// The host's process hands off and its successor resumes after the gap.
+    HandOff(usize, Duration),
     Command(usize, Command),
     Partition(Vec<usize>),
     Heal,

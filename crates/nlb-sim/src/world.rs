@@ -7,7 +7,9 @@ use crate::scenario::{Action, Scenario};
 use crate::Report;
 use nlb_core::classify::{locate, Flow, Ownership};
 use nlb_core::config::Config;
-use nlb_core::convergence::{owner_of, Command, Event, Node, RuleSelector, SlotState, View};
+use nlb_core::convergence::{
+    owner_of, Command, Event, HandOff, Node, RuleSelector, SlotState, View,
+};
 use nlb_core::mac::MacAddr;
 use nlb_core::rules::Transport;
 use nlb_core::wire::{Heartbeat, WireState};
@@ -82,6 +84,11 @@ enum Ev {
     Action(Action),
     Check,
     Attack,
+    /// A host's successor process resumes what its predecessor handed off.
+    Resume {
+        host: usize,
+        state: Box<HandOff>,
+    },
 }
 
 struct Queued {
@@ -330,6 +337,13 @@ impl World {
                 Ev::Packet { conn } => self.packet(conn),
                 Ev::Close { conn } => self.close(conn),
                 Ev::Action(a) => self.act(a),
+                Ev::Resume { host, state } => {
+                    let h = &mut self.hosts[host];
+                    let node = Node::resume(&h.config, self.key, *state, h.mac, self.now)
+                        .expect("the successor runs the same configuration");
+                    h.node = Some(node);
+                    self.after(host);
+                }
                 Ev::Check => {
                     self.check();
                     self.push(self.now + CHECK_EVERY, Ev::Check);
@@ -770,6 +784,17 @@ impl World {
                         self.crash_at = Some(now);
                     }
                 }
+            }
+            Action::HandOff(h, gap) => {
+                // Between the processes nothing runs: no frame is sent or handled, and
+                // (conservatively) the data path admits nothing; connections stay.
+                let Some(node) = self.hosts[h].node.take() else {
+                    return;
+                };
+                let state = Box::new(node.hand_off());
+                self.hosts[h].scheduled_tick = None;
+                self.update_admits(h);
+                self.push(now + gap, Ev::Resume { host: h, state });
             }
             Action::Command(h, cmd) => {
                 let Some(node) = self.hosts[h].node.as_mut() else {

@@ -85,6 +85,11 @@ fn attack() {
     sweep(Scenario::Attack);
 }
 
+#[test]
+fn handoff() {
+    sweep(Scenario::HandOff);
+}
+
 /// Every scenario once at the largest supported size.
 #[test]
 fn sixty_four_hosts() {

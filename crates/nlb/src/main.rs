@@ -214,7 +214,7 @@ enum Command {
         /// The seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// churn, crash, partition, join, drain, flaky or attack.
+        /// churn, crash, partition, join, drain, flaky, attack or handoff.
         #[arg(long, default_value = "churn")]
         scenario: String,
         /// Print JSON for scripts.

@@ -583,7 +583,10 @@ impl Node {
         node.slots = h.slots;
         node.released = h.released.into_iter().collect();
         node.auth_failure_at = h.auth_failure_at;
-        node.listening_until = h.listening_until;
+        // It heard nothing between the processes: peers it finds silent now may only
+        // have gone unheard. Like a host that just started, it listens for a loss
+        // window before it would commit a view of itself alone.
+        node.listening_until = h.listening_until.max(now + node.loss_window);
         node.counters = h.counters;
         node.generation += 1;
         node.send_soon = true;
