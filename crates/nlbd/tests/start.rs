@@ -191,6 +191,18 @@ fn start_refusals_crash_cleanup_and_stop() {
         "dev",
         "eth1",
     ]);
+    // An interface without native XDP (a bridge) fails, says what to try, and leaves
+    // nothing behind.
+    host.ip(&["-n", &host.ns, "link", "add", "br9", "type", "bridge"]);
+    host.ip(&["-n", &host.ns, "link", "set", "br9", "up"]);
+    let out = host.run_native(&host.config("bridge", "br9", "multicast"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("attaching XDP to br9") && stderr(&out).contains("--generic-xdp"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!host.sh("ip addr show dev lo").contains("198.51.100.10"));
     let mac_before = host.sh("cat /sys/class/net/eth0/address");
 
     // A second nlbd on the interface is refused; the first goes on.
