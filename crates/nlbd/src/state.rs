@@ -1,5 +1,5 @@
 //! What nlbd changed on the host, kept in a file while it runs so that a start after a
-//! crash can undo what the crashed process left (`/run/nlb/<netns>-<interface>.json`;
+//! crash can undo what the crashed process left (`/run/nlb/<netns cookie>-<interface>.json`;
 //! the network namespace is part of the name because /run is shared between them).
 
 use crate::netlink;
@@ -51,12 +51,41 @@ impl std::fmt::Debug for HandOffRecord {
     }
 }
 
-/// The state file of `interface` in this network namespace.
+/// The state file of `interface` in this network namespace. The namespace is named
+/// by its cookie, which the kernel never reuses until reboot (/run is emptied then);
+/// an inode number could come back for a new namespace and make a stranger's record
+/// look like ours.
 pub fn path(interface: &str) -> PathBuf {
-    let netns = std::fs::metadata("/proc/self/ns/net")
-        .map(|m| m.ino())
-        .unwrap_or(0);
-    PathBuf::from("/run/nlb").join(format!("{netns}-{interface}.json"))
+    PathBuf::from("/run/nlb").join(format!("{}-{interface}.json", netns_cookie()))
+}
+
+fn netns_cookie() -> u64 {
+    let mut cookie = 0u64;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: a datagram socket we close at once; SO_NETNS_COOKIE writes a u64.
+    let ok = unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        let ok = fd >= 0
+            && libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_NETNS_COOKIE,
+                (&mut cookie as *mut u64).cast(),
+                &mut len,
+            ) == 0;
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        ok
+    };
+    if ok {
+        cookie
+    } else {
+        // Kernels before 5.14: the namespace's inode.
+        std::fs::metadata("/proc/self/ns/net")
+            .map(|m| m.ino())
+            .unwrap_or(0)
+    }
 }
 
 /// Reads a state file left by an nlbd that did not stop cleanly.

@@ -360,6 +360,8 @@ fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
         "1",
         "mcast_querier",
         "1",
+        "mcast_igmp_version",
+        "3",
     ])?;
     netns::ip(&["-n", &sw, "link", "set", "br0", "up"])?;
     let mut members: Vec<(String, String)> = (1..=lab.hosts)
