@@ -22,6 +22,7 @@
 #define ETH_P_NLB_HEARTBEAT 0x88b5
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
+#define REFRESH_NS 1000000000ULL
 
 /* Slot states: the numbering of nlb_core::convergence::SlotState. */
 enum slot_state {
@@ -90,13 +91,13 @@ struct slot_chunk {
 	__u8 state[SLOTS_PER_CHUNK];
 };
 
+/* Only TCP connections are tracked (UDP is rebalanced), so the protocol is not part of
+ * the key: 12 bytes hash in one round. */
 struct flow_key {
 	__u32 client;
 	__u32 vip;
 	__u16 client_port;
 	__u16 server_port;
-	__u8 proto;
-	__u8 pad[3];
 };
 
 struct flow {
@@ -308,7 +309,9 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 	}
 	if (tcp_flags & (TCP_FIN | TCP_RST))
 		bpf_map_delete_elem(&CONNS, key);
-	else
+	else if (now > f->last_ns + REFRESH_NS)
+		/* Refreshed at most once a second: the idle timeout is minutes, and a write
+		 * per packet would bounce the entry's cache line between CPUs. */
 		f->last_ns = now;
 	return 1;
 }
@@ -329,7 +332,6 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 		.vip = in->vip,
 		.client_port = in->client_port,
 		.server_port = in->server_port,
-		.proto = in->proto,
 	};
 
 	__u32 rule = cfg->nr_rules;

@@ -154,11 +154,11 @@ pub struct Connection {
     pub client_port: u16,
     /// Server port.
     pub server_port: u16,
-    /// IP protocol.
+    /// IP protocol (only TCP connections are tracked).
     pub proto: u8,
     /// When a packet of it was last seen (kernel monotonic clock, coarse).
     pub last_seen: Duration,
-    key: [u8; 16],
+    key: [u8; 12],
 }
 
 /// XDP_DROP.
@@ -432,7 +432,7 @@ impl Dataplane {
 
     /// Connections in the connection table.
     pub fn connections(&self) -> Result<usize, Error> {
-        let map: HashMap<&MapData, [u8; 16], u64> =
+        let map: HashMap<&MapData, [u8; 12], u64> =
             HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
         Ok(map.keys().filter(|k| k.is_ok()).count())
     }
@@ -474,7 +474,7 @@ impl Dataplane {
 
     /// Every connection in the connection table.
     pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
-        let map: HashMap<&MapData, [u8; 16], u64> =
+        let map: HashMap<&MapData, [u8; 12], u64> =
             HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
         Ok(map
             .iter()
@@ -484,7 +484,7 @@ impl Dataplane {
                 vip: std::net::Ipv4Addr::new(k[4], k[5], k[6], k[7]),
                 client_port: u16::from_ne_bytes([k[8], k[9]]),
                 server_port: u16::from_ne_bytes([k[10], k[11]]),
-                proto: k[12],
+                proto: 6,
                 last_seen: Duration::from_nanos(last_ns),
                 key: k,
             })
@@ -494,7 +494,7 @@ impl Dataplane {
     /// Marks connections as seen now (the daemon does so when it releases their slot,
     /// so the idle timeout counts from the release at the earliest).
     pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
-        let mut map: HashMap<&mut MapData, [u8; 16], u64> =
+        let mut map: HashMap<&mut MapData, [u8; 12], u64> =
             HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
         let at = at.as_nanos() as u64;
         for c in connections {
@@ -505,9 +505,9 @@ impl Dataplane {
 
     /// Forgets every connection (a stop drops existing connections).
     pub fn clear_connections(&mut self) -> Result<(), Error> {
-        let mut map: HashMap<&mut MapData, [u8; 16], u64> =
+        let mut map: HashMap<&mut MapData, [u8; 12], u64> =
             HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
-        let keys: Vec<[u8; 16]> = map.keys().filter_map(Result::ok).collect();
+        let keys: Vec<[u8; 12]> = map.keys().filter_map(Result::ok).collect();
         for k in keys {
             // An entry the LRU already evicted is fine.
             let _ = map.remove(&k);
