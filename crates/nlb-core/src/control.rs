@@ -251,6 +251,9 @@ pub struct Status {
     pub heartbeats: HeartbeatCounters,
     /// The data path's counters.
     pub dataplane: DataplaneStats,
+    /// The daemon's most recent log lines, oldest first (filled by nlbd).
+    #[serde(default)]
+    pub recent_events: Vec<String>,
 }
 
 impl Status {
@@ -482,6 +485,7 @@ impl Status {
                 .collect(),
             heartbeats: snapshot.counters.into(),
             dataplane,
+            recent_events: Vec::new(),
         }
     }
 }

@@ -198,6 +198,12 @@ fn print_status(s: &Status, full: bool) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if !s.recent_events.is_empty() {
+        println!("\nRecent events:");
+        for e in &s.recent_events {
+            println!("  {e}");
+        }
+    }
 }
 
 fn print_rules(rules: &[RuleStatus]) {

@@ -20,6 +20,20 @@ fn verbs_against_a_lab_cluster() {
         assert!(t["served"][h].as_u64().unwrap() > 50, "{t}");
     }
 
+    // display: parameters, state, peers, counters and the recent event log.
+    let out = lab.on("h1", &["display"]);
+    let shown = text(&out);
+    for part in [
+        "ClusterIPAddress",
+        "converged as DEFAULT",
+        "Peers:",
+        "Heartbeats:",
+        "Recent events:",
+    ] {
+        assert!(shown.contains(part), "display lacks {part}: {shown}");
+    }
+    assert!(shown.contains("converged: hosts 1, 2, 3"), "{shown}");
+
     // The end-to-end benchmark runs and reports both sides.
     let out = lab.nlb(&[
         "lab",

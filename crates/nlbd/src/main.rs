@@ -4,11 +4,13 @@
 //! program's maps.
 
 mod control;
+mod events;
 mod link;
 mod netlink;
 mod requests;
 mod state;
 
+use events::EventLog;
 use requests::{serve, status, Served};
 use state::{undo, Changes};
 
@@ -26,7 +28,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error};
 
 /// nlb's daemon: makes this host a member of the cluster its configuration file names.
 ///
@@ -86,6 +88,7 @@ fn random_u64() -> u64 {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    let mut log = EventLog::default();
     let mut config = Config::load(&args.config).map_err(|e| e.to_string())?;
     // The cluster part never changes while nlbd runs (a reload refuses to).
     let cluster = &config.cluster.clone();
@@ -124,20 +127,29 @@ fn run(args: &Args) -> Result<(), String> {
             };
             match adopt(&config, key, &h, tx, loss_window) {
                 Ok((dp, node)) => {
-                    info!(
-                        "adopted the data path handed off {} ms ago (program {})",
-                        ktime_now().saturating_sub(h.at).as_millis(),
-                        h.program_id
+                    log.info(
+                        ktime_now(),
+                        format!(
+                            "adopted the data path handed off {} ms ago (program {})",
+                            ktime_now().saturating_sub(h.at).as_millis(),
+                            h.program_id
+                        ),
                     );
                     adopted = Some((dp, node, left.clone(), h.program_id));
                 }
-                Err(why) => warn!("not adopting the data path left on {iface}: {why}"),
+                Err(why) => log.warn(
+                    ktime_now(),
+                    format!("not adopting the data path left on {iface}: {why}"),
+                ),
             }
         }
         if adopted.is_none() {
-            info!(
-                "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
-                serde_json::to_string(&left).unwrap_or_default()
+            log.info(
+                ktime_now(),
+                format!(
+                    "undoing what an nlbd that did not stop cleanly left on {iface}: {}",
+                    serde_json::to_string(&left).unwrap_or_default()
+                ),
             );
             undo(iface, ifindex, lo_index, &left);
             state::remove(iface);
@@ -241,7 +253,7 @@ fn run(args: &Args) -> Result<(), String> {
                 netlink::set_mac(ifindex, cluster_mac.0).map_err(|e| {
                     format!("setting the cluster MAC {cluster_mac} on {iface}: {e}")
                 })?;
-                info!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}");
+                log.info(ktime_now(), format!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}"));
             }
 
             let program_id = dp.program_id().map_err(|e| e.to_string())?;
@@ -272,9 +284,12 @@ fn run(args: &Args) -> Result<(), String> {
         Some(node) => node,
         None => Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now),
     };
-    info!(
-        "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
-        config.host.id, cluster.name, cluster.vip, cluster.mode, cluster_mac
+    log.info(
+        ktime_now(),
+        format!(
+            "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
+            config.host.id, cluster.name, cluster.vip, cluster.mode, cluster_mac
+        ),
     );
 
     let fence_span = period * (cluster.loss_tolerance - 1);
@@ -290,7 +305,7 @@ fn run(args: &Args) -> Result<(), String> {
         let now = ktime_now();
         if STOP.load(Ordering::SeqCst) && !stopping {
             stopping = true;
-            info!("leaving the cluster");
+            log.info(ktime_now(), format!("leaving the cluster"));
             let _ = node.command(now, Command::Stop);
         }
         // Frames and time into the state machine.
@@ -303,7 +318,7 @@ fn run(args: &Args) -> Result<(), String> {
                 }
             }
             Ok(None) => {}
-            Err(e) => warn!("heartbeat socket: {e}"),
+            Err(e) => log.warn(ktime_now(), format!("heartbeat socket: {e}")),
         }
         let now = ktime_now();
         node.tick(now);
@@ -312,16 +327,19 @@ fn run(args: &Args) -> Result<(), String> {
         let served: Vec<_> = control
             .poll()
             .into_iter()
-            .map(|(client, request)| (client, serve(request, &mut node, &mut config, &dp, now)))
+            .map(|(client, request)| {
+                let served = serve(request, &mut node, &mut config, &dp, &mut log, now);
+                (client, served)
+            })
             .collect();
         // Frames, events, slot states and the lease out of it.
         while let Some(f) = node.poll_transmit() {
             if let Err(e) = socket.send(&f) {
-                warn!("sending a heartbeat: {e}");
+                log.warn(ktime_now(), format!("sending a heartbeat: {e}"));
             }
         }
         while let Some(e) = node.poll_event() {
-            log_event(&e);
+            log_event(&mut log, now, &e);
         }
         sync_slots(&node, &mut dp, &mut generation)?;
         // Announce the VIPs when this host becomes the one that answers ARP for them
@@ -331,10 +349,13 @@ fn run(args: &Args) -> Result<(), String> {
             for v in &vips {
                 let garp = nlb_dataplane::packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v);
                 if let Err(e) = socket.send(&garp) {
-                    warn!("announcing {v}: {e}");
+                    log.warn(ktime_now(), format!("announcing {v}: {e}"));
                 }
             }
-            info!("announced the VIPs at {cluster_mac} (gratuitous ARP)");
+            log.info(
+                ktime_now(),
+                format!("announced the VIPs at {cluster_mac} (gratuitous ARP)"),
+            );
         }
         arp_responder = responder;
         let lease = node
@@ -354,7 +375,7 @@ fn run(args: &Args) -> Result<(), String> {
                     // drainstop --wait) shows connections, not unreported slots.
                     report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
                     sync_slots(&node, &mut dp, &mut generation)?;
-                    status(&node, &config, &dp, now, Some(message))
+                    status(&node, &config, &dp, &log, now, Some(message))
                 }
             };
             client.reply(&reply);
@@ -368,9 +389,12 @@ fn run(args: &Args) -> Result<(), String> {
             changes.record(|c| c.handoff = Some(record))?;
             // Everything stays in place for the successor, which takes it over.
             std::mem::forget(changes);
-            info!(
-                "handed off: the data path runs on; a successor started within {} ms adopts it",
-                loss_window.as_millis()
+            log.info(
+                ktime_now(),
+                format!(
+                    "handed off: the data path runs on; a successor started within {} ms adopts it",
+                    loss_window.as_millis()
+                ),
             );
             return Ok(());
         }
@@ -378,12 +402,18 @@ fn run(args: &Args) -> Result<(), String> {
             if now >= next_igmp {
                 next_igmp = now + Duration::from_secs(10);
                 if let Err(e) = m.refresh() {
-                    warn!("re-announcing the IGMP membership: {e}");
+                    log.warn(
+                        ktime_now(),
+                        format!("re-announcing the IGMP membership: {e}"),
+                    );
                 }
             }
         }
         if stopping {
-            info!("stopped ({rejected} heartbeats rejected in all)");
+            log.info(
+                ktime_now(),
+                format!("stopped ({rejected} heartbeats rejected in all)"),
+            );
             drop(dp);
             drop(changes);
             return Ok(());
@@ -466,48 +496,58 @@ fn report_held(
     Ok(())
 }
 
-fn log_event(e: &Event) {
+/// Logs a state machine event.
+fn log_event(log: &mut EventLog, now: Duration, e: &Event) {
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     match e {
-        Event::HostJoined { host } => info!("host {host} joined"),
-        Event::HostLost { host, reason } => info!("host {host} lost: {reason:?}"),
+        Event::HostJoined { host } => log.info(now, format!("host {host} joined")),
+        Event::HostLost { host, reason } => log.info(now, format!("host {host} lost: {reason:?}")),
         Event::Converged { members, digest } => {
             let ids: Vec<String> = members.iter().map(|h| h.to_string()).collect();
-            info!("converged: hosts {} (view {digest:016x})", ids.join(", "));
+            log.info(
+                now,
+                format!("converged: hosts {} (view {digest:016x})", ids.join(", ")),
+            );
         }
         Event::OwnershipChanged {
             rule,
             gained,
             released,
-        } => {
-            info!("rule {rule}: gained {gained} slots, released {released}")
-        }
+        } => log.info(
+            now,
+            format!("rule {rule}: gained {gained} slots, released {released}"),
+        ),
         Event::ConfigMismatch {
             host,
             theirs,
             we_stand_aside,
-        } => warn!(
-            "host {host} advertises another cluster configuration (digest {}); {}",
-            theirs
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-            if *we_stand_aside {
-                "this host stands aside"
-            } else {
-                "it is not admitted"
-            }
+        } => log.warn(
+            now,
+            format!(
+                "host {host} advertises another cluster configuration (digest {}); {}",
+                hex(theirs),
+                if *we_stand_aside {
+                    "this host stands aside"
+                } else {
+                    "it is not admitted"
+                }
+            ),
         ),
-        Event::DuplicateHostId { theirs, we_refuse } => warn!(
-            "another host uses this host's id (boot {theirs}); {}",
-            if *we_refuse {
-                "this newer host refuses to join"
-            } else {
-                "the newer one must refuse"
-            }
+        Event::DuplicateHostId { theirs, we_refuse } => log.warn(
+            now,
+            format!(
+                "another host uses this host's id (boot {theirs}); {}",
+                if *we_refuse {
+                    "this newer host refuses to join"
+                } else {
+                    "the newer one must refuse"
+                }
+            ),
         ),
-        Event::AuthenticationFailures { src, count } => {
-            warn!("{count} heartbeats failed authentication (latest from {src})")
-        }
-        Event::StateChanged { from, to } => info!("state {from:?} -> {to:?}"),
+        Event::AuthenticationFailures { src, count } => log.warn(
+            now,
+            format!("{count} heartbeats failed authentication (latest from {src})"),
+        ),
+        Event::StateChanged { from, to } => log.info(now, format!("state {from:?} -> {to:?}")),
     }
 }

@@ -1,6 +1,7 @@
 //! Answers to control requests: the state machine and the data path behind the
 //! protocol of `nlb_core::control`.
 
+use crate::events::EventLog;
 use crate::HAND_OFF;
 use nlb_core::config::Config;
 use nlb_core::control::{self as proto, DataplaneStats, Reply, Request, PROTOCOL_VERSION};
@@ -8,7 +9,6 @@ use nlb_core::convergence::{Command, Node};
 use nlb_dataplane::Dataplane;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tracing::{info, warn};
 
 /// What a control request led to.
 pub enum Served {
@@ -24,10 +24,11 @@ pub fn serve(
     node: &mut Node,
     config: &mut Config,
     dp: &Dataplane,
+    log: &mut EventLog,
     now: Duration,
 ) -> Served {
     let command = match request {
-        Request::Query => return Served::Reply(status(node, config, dp, now, None)),
+        Request::Query => return Served::Reply(status(node, config, dp, log, now, None)),
         Request::Params => {
             return Served::Reply(Reply::Params {
                 version: PROTOCOL_VERSION,
@@ -49,10 +50,17 @@ pub fn serve(
                 }
             });
         }
-        Request::Reload => return reload(node, config, now),
+        Request::Reload => return reload(node, config, log, now),
         Request::HandOff => {
             HAND_OFF.store(true, Ordering::SeqCst);
-            return Served::Reply(status(node, config, dp, now, Some(request.done_message())));
+            return Served::Reply(status(
+                node,
+                config,
+                dp,
+                log,
+                now,
+                Some(request.done_message()),
+            ));
         }
         Request::Start => Command::Start,
         Request::Stop => Command::Stop,
@@ -73,11 +81,11 @@ pub fn serve(
     };
     match node.command(now, command) {
         Ok(()) => {
-            info!("control: {request:?} done");
+            log.info(now, format!("control: {request:?} done"));
             Served::Changed(request.done_message())
         }
         Err(e) => {
-            warn!("control: {request:?} refused: {e}");
+            log.warn(now, format!("control: {request:?} refused: {e}"));
             Served::Reply(Reply::error(e.to_string()))
         }
     }
@@ -87,6 +95,7 @@ pub fn status(
     node: &Node,
     config: &Config,
     dp: &Dataplane,
+    log: &EventLog,
     now: Duration,
     message: Option<String>,
 ) -> Reply {
@@ -102,12 +111,15 @@ pub fn status(
     Reply::Status {
         version: PROTOCOL_VERSION,
         message,
-        status: Box::new(proto::Status::new(config, &node.snapshot(now), stats)),
+        status: Box::new(proto::Status {
+            recent_events: log.recent(now),
+            ..proto::Status::new(config, &node.snapshot(now), stats)
+        }),
     }
 }
 
 /// Re-reads the configuration file; applies the changes that are safe at run time.
-fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
+fn reload(node: &mut Node, config: &mut Config, log: &mut EventLog, now: Duration) -> Served {
     let new = match Config::load(&config.path) {
         Ok(c) => c,
         Err(e) => {
@@ -119,7 +131,7 @@ fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
     let (commands, changes) = match proto::reload_plan(config, &new) {
         Ok(p) => p,
         Err(e) => {
-            warn!("reload refused: {e}");
+            log.warn(now, format!("reload refused: {e}"));
             return Served::Reply(Reply::error(format!(
                 "reload refused, nothing changed: {e}"
             )));
@@ -136,6 +148,6 @@ fn reload(node: &mut Node, config: &mut Config, now: Duration) -> Served {
     } else {
         format!("reloaded: {}", changes.join("; "))
     };
-    info!("{message}");
+    log.info(now, message.clone());
     Served::Changed(message)
 }
