@@ -305,7 +305,7 @@ fn run(args: &Args) -> Result<(), String> {
         let now = ktime_now();
         if STOP.load(Ordering::SeqCst) && !stopping {
             stopping = true;
-            log.info(ktime_now(), format!("leaving the cluster"));
+            log.info(ktime_now(), "leaving the cluster".to_string());
             let _ = node.command(now, Command::Stop);
         }
         // Frames and time into the state machine.
