@@ -69,6 +69,30 @@ fn verbs_against_a_lab_cluster() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("permission denied"), "{}", text(&out));
+    // Clients that connect to the control socket and say nothing hold nothing up: the
+    // daemon's loop never waits for them, so no peer misses its heartbeats.
+    let silent = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("nlb-{}-h1", lab.name),
+            "python3",
+            "-c",
+        ])
+        .arg(
+            "import socket, time\n\
+             s = [socket.socket(socket.AF_UNIX) for _ in range(40)]\n\
+             [c.connect('\\0nlb/eth0') for c in s]\n\
+             time.sleep(2)\n",
+        )
+        .output()
+        .unwrap();
+    assert!(silent.status.success(), "{}", text(&silent));
+    let peer_log =
+        std::fs::read_to_string(format!("/run/nlb-lab/{}/h2-nlbd.log", lab.name)).unwrap();
+    assert!(!peer_log.contains("host 1 lost"), "{peer_log}");
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+
     // The client namespace has no nlbd.
     let out = lab.on("c", &["query"]);
     assert_eq!(out.status.code(), Some(2));

@@ -47,6 +47,9 @@ struct Args {
     generic_xdp: bool,
 }
 
+/// Heartbeats handled per turn of the loop at most (255 peers send 10 a second each).
+const FRAMES_PER_TURN: usize = 512;
+
 static STOP: AtomicBool = AtomicBool::new(false);
 static HAND_OFF: AtomicBool = AtomicBool::new(false);
 
@@ -95,7 +98,7 @@ fn run(args: &Args) -> Result<(), String> {
     let key = load_key(&cluster.key_file)?;
     let iface = &config.host.interface.clone();
     // First, before changing anything: refuse if another nlbd serves this interface.
-    let control = control::ControlSocket::bind(iface)?;
+    let mut control = control::ControlSocket::bind(iface)?;
     let vips: Vec<Ipv4Addr> = cluster
         .vips()
         .map(|v| match v {
@@ -310,15 +313,24 @@ fn run(args: &Args) -> Result<(), String> {
         }
         // Frames and time into the state machine.
         let wait = node.next_deadline(now).saturating_sub(now).min(period / 4);
-        match socket.recv(&mut buf, wait) {
-            Ok(Some(n)) => {
-                if let Err(reason) = node.handle_frame(ktime_now(), &buf[..n]) {
-                    rejected += 1;
-                    debug!(?reason, "heartbeat rejected");
+        // The frames that have arrived, the first waited for; at most a bounded number
+        // per turn, so that a flood cannot keep the loop from its own heartbeats.
+        let mut wait = wait;
+        for _ in 0..FRAMES_PER_TURN {
+            match socket.recv(&mut buf, wait) {
+                Ok(Some(n)) => {
+                    if let Err(reason) = node.handle_frame(ktime_now(), &buf[..n]) {
+                        rejected += 1;
+                        debug!(?reason, "heartbeat rejected");
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    log.warn(ktime_now(), format!("heartbeat socket: {e}"));
+                    break;
                 }
             }
-            Ok(None) => {}
-            Err(e) => log.warn(ktime_now(), format!("heartbeat socket: {e}")),
+            wait = Duration::ZERO;
         }
         let now = ktime_now();
         node.tick(now);
