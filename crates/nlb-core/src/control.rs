@@ -412,7 +412,11 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
                 slots_owned: 0,
                 slots_pending: 0,
                 slots_draining: 0,
-                slots_total: cluster.table_size,
+                slots_total: match r.filtering {
+                    Filtering::Multiple => cluster.table_size,
+                    Filtering::Single => 1,
+                    Filtering::Disabled => 0,
+                },
             }
         })
         .collect();
@@ -745,6 +749,17 @@ interface = "eth0"
         let text = HOST.replace("id = 1", "id = 2");
         let other = Config::parse(std::path::Path::new("h.toml"), &text).unwrap();
         assert!(reload_plan(&old, &other).unwrap_err().contains("host id"));
+    }
+
+    #[test]
+    fn a_single_host_rule_has_one_slot_and_a_disabled_rule_none() {
+        let c = config("");
+        let p = Params::new(&c);
+        assert_eq!(p.rules[0].slots_total, 65537, "multiple-host rule");
+        assert_eq!(p.rules[1].slots_total, 1, "single-host rule");
+        assert_eq!(p.rules[1].priority, Some(1));
+        assert_eq!(p.rules[2].name, "default");
+        assert_eq!(p.rules[2].slots_total, 1);
     }
 
     #[test]
