@@ -4,9 +4,11 @@
 # tests need is listed in PACKAGES.
 set -euo pipefail
 
-# clang builds the XDP program; libbpf-dev has bpf_helpers.h; linux-libc-dev has
-# linux/bpf.h; the namespace tests drive iproute2's `ip` and small python3 services.
-PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps)
+# clang builds the BPF programs; libbpf-dev has bpf_helpers.h; linux-libc-dev has
+# linux/bpf.h; the lab and the namespace tests drive iproute2 (`ip`, `bridge`, `tc`),
+# hold connections with python3, signal with procps' `kill` and drop privileges with
+# util-linux's `setpriv`.
+PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps util-linux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
