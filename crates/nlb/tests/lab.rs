@@ -224,3 +224,38 @@ fn verbs_against_a_lab_cluster() {
     }
     assert!(!std::path::Path::new(&format!("/run/nlb-lab/{}", lab.name)).exists());
 }
+
+#[test]
+fn lab_down_cleans_up_after_a_lab_that_crashed_while_building() {
+    let name = format!("k{}", std::process::id() % 1_000_000);
+    let mut up = Command::new(NLB)
+        .args(["lab", "up", "--name", &name, "--hosts", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has made something (its first namespace), mid-build.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&format!("/run/netns/nlb-{name}-sw")).exists() {
+        assert!(Instant::now() < deadline, "nlb lab up made nothing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = up.kill();
+    let _ = up.wait();
+    let out = Command::new(NLB)
+        .args(["lab", "down", "--name", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let left: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&format!("nlb-{name}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!std::path::Path::new(&format!("/run/nlb-lab/{name}")).exists());
+}
