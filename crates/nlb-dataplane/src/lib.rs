@@ -548,6 +548,14 @@ fn run(
         .ok_or_else(|| Error::Load("program missing".into()))?
         .try_into()
         .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
+    test_run(prog, frame, repeat)
+}
+
+/// Runs any packet program (XDP or tc) on one frame with BPF_PROG_RUN, `repeat` times.
+pub(crate) fn test_run<P>(prog: &P, frame: &[u8], repeat: u32) -> Result<RunResult, Error>
+where
+    P: for<'a> TestRun<Opts<'a> = TestRunOptions<'a>, Result = aya::programs::TestRunResult>,
+{
     let mut out = vec![0u8; frame.len() + 256];
     let mut opts = TestRunOptions::new();
     opts.data_in = Some(frame);

@@ -6,7 +6,7 @@
 use crate::{map_err, Error, RunResult};
 use aya::maps::{Array, MapData};
 use aya::programs::tc::{self, NlOptions, TcAttachOptions};
-use aya::programs::{SchedClassifier, TcAttachType, TestRun, TestRunOptions};
+use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, Pod};
 use nlb_core::mac::MacAddr;
 
@@ -88,20 +88,7 @@ impl SourceMask {
 
     /// Runs the program on one frame with BPF_PROG_RUN.
     pub fn test_run(&mut self, frame: &[u8]) -> Result<RunResult, Error> {
-        let prog = program(&mut self.ebpf)?;
-        let mut out = vec![0u8; frame.len() + 256];
-        let mut opts = TestRunOptions::new();
-        opts.data_in = Some(frame);
-        opts.data_out = Some(&mut out);
-        let r = prog
-            .test_run(opts)
-            .map_err(|e| Error::Load(format!("BPF_PROG_RUN: {e}")))?;
-        out.truncate(r.data_size_out as usize);
-        Ok(RunResult {
-            action: r.return_value,
-            frame: out,
-            per_run: r.duration,
-        })
+        crate::test_run(program(&mut self.ebpf)?, frame, 1)
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{text, Lab, NLB};
+use common::{lab_namespaces, text, Lab, NLB};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -199,15 +199,7 @@ fn verbs_against_a_lab_cluster() {
         .nlb(&["lab", "down", "--name", &lab.name])
         .status
         .success());
-    let namespaces = std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("nlb-{}-", lab.name)))
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(namespaces, 0);
+    assert_eq!(lab_namespaces(&lab.name).len(), 0);
     for p in pids {
         // A process that has exited but is not yet reaped by init is gone too.
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.trim())).unwrap_or_default();
@@ -248,14 +240,7 @@ fn lab_down_cleans_up_after_a_lab_that_crashed_while_building() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let left: Vec<String> = std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("nlb-{name}-")))
-                .collect()
-        })
-        .unwrap_or_default();
+    let left = lab_namespaces(&name);
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(!std::path::Path::new(&format!("/run/nlb-lab/{name}")).exists());
 }

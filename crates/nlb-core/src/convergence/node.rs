@@ -1054,7 +1054,7 @@ impl Node {
         if mismatch && !p.mismatch_reported {
             p.mismatch_reported = true;
             let theirs = p.digest;
-            self.update_mismatch_block(now);
+            self.update_standing_aside(now);
             self.events.push_back(Event::ConfigMismatch {
                 host: HostId(id),
                 theirs,
@@ -1116,7 +1116,7 @@ impl Node {
     // ----- deciding -----
 
     fn reevaluate(&mut self, now: Duration) {
-        self.update_mismatch_block(now);
+        self.update_standing_aside(now);
         self.update_proposal(now);
         self.try_commit(now);
         self.progress(now);
@@ -1133,9 +1133,11 @@ impl Node {
         now < p.heard_at + self.loss_window
     }
 
-    /// The minority of a configuration split stands aside: the group with fewer live
-    /// hosts (ties: the group without the lowest host id) takes no traffic.
-    fn update_mismatch_block(&mut self, now: Duration) {
+    /// Decides whether this host stands aside. The minority of a configuration split
+    /// does: the group with fewer live hosts (ties: the group without the lowest host
+    /// id) takes no traffic. So does a host not yet in any view that hears only
+    /// heartbeats it cannot authenticate (it may not commit a view of itself alone).
+    fn update_standing_aside(&mut self, now: Duration) {
         // Only a host that has not committed a view stands aside for this: a forger can
         // keep a lone host from starting, never take a running one down.
         let alone = !self.peers.values().any(|p| self.heard(p, now));

@@ -3,12 +3,23 @@
 //! back, traffic again, down.
 
 use super::failover::measure;
-use super::{print_tally, Failure, PORT, VIP};
+use super::{print_tally, Failure, Lab, PORT, VIP};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 fn step(s: &str) {
     println!("\n==> {s}");
+}
+
+/// Shows `nlb query` as run on host h1.
+fn query_on_h1(lab: &Lab, exe: &std::path::Path) -> Result<(), String> {
+    Command::new("ip")
+        .args(["netns", "exec", &lab.ns("h1")])
+        .arg(exe)
+        .arg("query")
+        .status()
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the demo.
@@ -21,12 +32,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
     let lab = super::up(name, hosts, mode, false)?;
     let result = (|| -> Result<(), String> {
         step("nlb query, on host h1 (what nlb.exe query shows)");
-        Command::new("ip")
-            .args(["netns", "exec", &lab.ns("h1")])
-            .arg(&exe)
-            .arg("query")
-            .status()
-            .map_err(|e| e.to_string())?;
+        query_on_h1(&lab, &exe)?;
 
         step(&format!("300 connections from the client to {VIP}:{PORT}"));
         print_tally(&lab.traffic(300)?);
@@ -49,12 +55,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
             lab.wait_converged(&running, Duration::from_secs(10))?;
         }
         step("nlb query on h1 after the failover");
-        Command::new("ip")
-            .args(["netns", "exec", &lab.ns("h1")])
-            .arg(&exe)
-            .arg("query")
-            .status()
-            .map_err(|e| e.to_string())?;
+        query_on_h1(&lab, &exe)?;
 
         step(&format!("h{victim} starts again and rejoins"));
         lab.start_host(victim)?;

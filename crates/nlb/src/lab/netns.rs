@@ -50,15 +50,20 @@ pub fn output(program: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// The named network namespaces (`ip netns list`).
-pub fn list() -> Vec<String> {
-    std::fs::read_dir("/run/netns")
+/// The names of the entries of a directory (none when it cannot be read).
+pub fn names_in(dir: impl AsRef<Path>) -> Vec<String> {
+    std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The named network namespaces (`ip netns list`).
+pub fn list() -> Vec<String> {
+    names_in("/run/netns")
 }
 
 /// Whether a named namespace exists.

@@ -12,13 +12,7 @@ use std::time::Duration;
 
 /// The ports enslaved to `bridge`.
 fn ports(bridge: &str) -> Vec<String> {
-    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    super::netns::names_in(format!("/sys/class/net/{bridge}/brif"))
 }
 
 fn ifindex(port: &str) -> Option<u32> {

@@ -203,6 +203,18 @@ impl Drop for Holder {
     }
 }
 
+/// The network namespaces of lab `name` that exist.
+pub fn lab_namespaces(name: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&format!("nlb-{name}-")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
