@@ -16,7 +16,6 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define MAX_RULES 32
 #define MAX_VIPS 16
 #define SLOTS_PER_CHUNK 64
 #define ETH_P_NLB_HEARTBEAT 0x88b5
@@ -63,6 +62,9 @@ struct config {
 	__u64 lease_deadline_ns;
 	/* Connection table entries idle longer than this are forgotten. */
 	__u64 idle_timeout_ns;
+	/* Keys the connection table's bucket hash: random per load, so nobody outside can
+	 * aim flows at one bucket. */
+	__u64 conn_seed;
 	__u32 table_size;
 	__u32 chunks_per_rule;
 	__u32 nr_rules;
@@ -74,34 +76,60 @@ struct config {
 	/* Source MAC of frames this program transmits (ARP replies). */
 	__u8 tx_mac[6];
 	__u8 pad[2];
-	__u32 vips[MAX_VIPS]; /* network order */
+	/* VIPS, copied here for a successor's check when it adopts the program. */
+	__u32 vips[MAX_VIPS];
 };
 
-struct rule {
-	__u32 vip; /* network order; 0: all VIPs */
-	__u16 port_lo;
-	__u16 port_hi;
-	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, or 0 for both */
+/* The VIPs, fixed at load (the daemon refuses to change them on reload): read-only
+ * data the verifier knows, so a packet to no VIP costs a compare per VIP and no map
+ * lookup. */
+struct vips {
+	__u32 count;
+	__u32 addr[MAX_VIPS]; /* network order */
+};
+const volatile struct vips VIPS = {};
+
+/* The rule covering one (VIP, protocol, server port), as the packet needs it. */
+struct rule_ref {
+	__u8 rule; /* nr_rules: no rule covers it, the default host's traffic */
 	__u8 filtering;
 	__u8 affinity;
 	__u8 pad;
+};
+
+/* Both protocols' rules of one (VIP, server port). */
+struct port_rules {
+	struct rule_ref tcp;
+	struct rule_ref udp;
 };
 
 struct slot_chunk {
 	__u8 state[SLOTS_PER_CHUNK];
 };
 
-/* Only TCP connections are tracked (UDP is rebalanced), so the protocol is not part of
- * the key: 12 bytes hash in one round. */
+/* A TCP connection (only TCP is tracked: UDP is rebalanced), as the connection table
+ * stores it: the addresses in one word (network order, client low), the ports (host
+ * order, client low) in another. */
 struct flow_key {
-	__u32 client;
-	__u32 vip;
-	__u16 client_port;
-	__u16 server_port;
+	__u64 addrs;
+	__u32 ports;
 };
 
-struct flow {
-	__u64 last_ns;
+/* The connection table: a set-associative cache of the connections this host holds,
+ * in an array the daemon maps into its memory. A flow lives in the bucket its keyed
+ * hash names, in any of the bucket's ways; a new flow takes a free way or the least
+ * recently seen one. Readers take no lock: a writer makes the bucket's sequence odd
+ * while it changes the bucket, and a reader trusts what it read only when the sequence
+ * was even and unchanged around its reads (a seqlock). 2^17 buckets of 8 ways: a
+ * million connections, with hardly any evicted before a quarter of that is held. */
+#define CONN_WAYS 8
+#define CONN_BUCKET_BITS 17
+struct conn_bucket {
+	__u32 seq;
+	__u32 pad;
+	__u64 addrs[CONN_WAYS]; /* 0: the way is free (a VIP is never 0.0.0.0) */
+	__u32 ports[CONN_WAYS];
+	__u64 seen_ns[CONN_WAYS];
 };
 
 struct frag_key {
@@ -112,19 +140,25 @@ struct frag_key {
 	__u8 pad;
 };
 
+/* Mapped by the daemon, which renews the lease with one 8-byte store. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct config);
 } CONFIG SEC(".maps");
 
+/* PORTS[v * 65536 + port]: the rules covering port of the v-th VIP, computed by the
+ * daemon from the core's rule matching, so a packet finds its rule in one lookup
+ * whatever the number of rules. The daemon sets max_entries to 65536 per VIP. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_RULES);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct rule);
-} RULES SEC(".maps");
+	__type(value, struct port_rules);
+} PORTS SEC(".maps");
 
 /* Rule r's slot s is SLOTS[r * chunks_per_rule + s / 64].state[s % 64]; the rule
  * after the last stands for traffic no rule covers (the default host's). The
@@ -137,10 +171,11 @@ struct {
 } SLOTS SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct flow_key);
-	__type(value, struct flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << CONN_BUCKET_BITS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct conn_bucket);
 } CONNS SEC(".maps");
 
 struct {
@@ -233,16 +268,17 @@ static __always_inline __u64 flow_hash(__u64 seed, __u32 addr, __u16 port)
 	return fmix64(h ^ (((__u64)port << 32) | 4));
 }
 
-static __always_inline int is_vip(const struct config *cfg, __u32 ip)
+/* The index of VIP ip, or MAX_VIPS when ip is no VIP. */
+static __always_inline __u32 vip_index(__u32 ip)
 {
 #pragma unroll
-	for (int i = 0; i < MAX_VIPS; i++) {
-		if (i >= cfg->nr_vips)
+	for (__u32 i = 0; i < MAX_VIPS; i++) {
+		if (i >= VIPS.count)
 			break;
-		if (cfg->vips[i] == ip)
-			return 1;
+		if (VIPS.addr[i] == ip)
+			return i;
 	}
-	return 0;
+	return MAX_VIPS;
 }
 
 static __always_inline __u8 slot_state(const struct config *cfg, __u32 rule, __u32 slot)
@@ -254,32 +290,9 @@ static __always_inline __u8 slot_state(const struct config *cfg, __u32 rule, __u
 	return c->state[slot & (SLOTS_PER_CHUNK - 1)];
 }
 
-/* The covering rule's index, a rule naming the VIP winning over an "all" rule;
- * nr_rules when none covers the packet. */
-static __always_inline __u32 find_rule(const struct config *cfg, __u32 vip, __u8 proto, __u16 port)
-{
-	__u32 fallback = cfg->nr_rules;
-	for (__u32 i = 0; i < MAX_RULES; i++) {
-		if (i >= cfg->nr_rules)
-			break;
-		__u32 k = i;
-		struct rule *r = bpf_map_lookup_elem(&RULES, &k);
-		if (!r)
-			break;
-		if (r->proto && r->proto != proto)
-			continue;
-		if (port < r->port_lo || port > r->port_hi)
-			continue;
-		if (r->vip == vip)
-			return i;
-		if (r->vip == 0 && fallback == cfg->nr_rules)
-			fallback = i;
-	}
-	return fallback;
-}
-
 struct verdict_in {
 	__u32 vip;
+	__u32 vip_index;
 	__u32 client; /* network order */
 	__u16 client_port;
 	__u16 server_port;
@@ -293,26 +306,122 @@ struct verdict_in {
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-/* The connection table entry of a flow this host holds, refreshed; FIN and RST end it.
- * 1 when found. */
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+
+static __always_inline struct conn_bucket *conn_bucket(const struct config *cfg, const struct flow_key *k)
+{
+	__u64 h = fmix64(k->addrs ^ cfg->conn_seed) ^ k->ports;
+	__u32 idx = (h * 0x9e3779b97f4a7c15ULL) >> (64 - CONN_BUCKET_BITS);
+	return bpf_map_lookup_elem(&CONNS, &idx);
+}
+
+/* The way of bucket b holding k, or CONN_WAYS; call between reading an even sequence
+ * and checking it again. */
+static __always_inline __u32 conn_way(const struct conn_bucket *b, const struct flow_key *k)
+{
+#pragma unroll
+	for (__u32 i = 0; i < CONN_WAYS; i++)
+		if (b->addrs[i] == k->addrs && b->ports[i] == k->ports)
+			return i;
+	return CONN_WAYS;
+}
+
+/* Makes the bucket's sequence odd: this CPU may change the bucket until conn_unlock.
+ * Gives up after a few tries (another writer holds it for a few nanoseconds at most);
+ * a writer that gives up loses only an update the table can do without. */
+static __always_inline int conn_lock(struct conn_bucket *b)
+{
+#pragma unroll
+	for (int tries = 0; tries < 3; tries++) {
+		__u32 s = READ_ONCE_U32(b->seq);
+		if (!(s & 1) && __sync_val_compare_and_swap(&b->seq, s, s + 1) == s)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void conn_unlock(struct conn_bucket *b)
+{
+	__sync_fetch_and_add(&b->seq, 1);
+}
+
+/* Remembers a connection this host has just admitted the SYN of. */
+static __always_inline void conn_insert(const struct config *cfg, const struct flow_key *k, __u64 now)
+{
+	struct conn_bucket *b = conn_bucket(cfg, k);
+	if (!b || !conn_lock(b))
+		return;
+	/* The same flow again (a retransmitted SYN), else a free way, else the way seen
+	 * longest ago. */
+	__u32 way = conn_way(b, k);
+	if (way == CONN_WAYS) {
+		__u64 oldest = ~0ULL;
+		way = 0;
+#pragma unroll
+		for (__u32 i = 0; i < CONN_WAYS; i++) {
+			__u64 seen = b->addrs[i] ? b->seen_ns[i] : 0;
+			if (seen < oldest) {
+				oldest = seen;
+				way = i;
+			}
+		}
+	}
+	if (way < CONN_WAYS) {
+		b->addrs[way] = k->addrs;
+		b->ports[way] = k->ports;
+		b->seen_ns[way] = now;
+	}
+	conn_unlock(b);
+}
+
+/* Forgets a connection (its FIN or RST went through). */
+static __always_inline void conn_forget(const struct config *cfg, const struct flow_key *k)
+{
+	struct conn_bucket *b = conn_bucket(cfg, k);
+	if (!b || !conn_lock(b))
+		return;
+	__u32 way = conn_way(b, k);
+	if (way < CONN_WAYS)
+		b->addrs[way] = 0;
+	conn_unlock(b);
+}
+
+/* Whether this host holds the connection: its entry is found, refreshed, and ended by
+ * FIN or RST. A reader racing a writer of the same bucket does not trust what it read
+ * and answers no: the segment is dropped and retransmitted, never admitted wrongly. */
 static __always_inline int established(const struct config *cfg, struct flow_key *key, __u8 tcp_flags)
 {
-	struct flow *f = bpf_map_lookup_elem(&CONNS, key);
-	if (!f)
+	struct conn_bucket *b = conn_bucket(cfg, key);
+	if (!b)
 		return 0;
+	__u32 seq = READ_ONCE_U32(b->seq);
+	if (seq & 1)
+		return 0;
+	/* x86 keeps loads in order; the barriers keep the compiler from moving them. */
+	asm volatile("" ::: "memory");
+	__u32 way = conn_way(b, key);
+	__u64 seen = 0;
+	if (way < CONN_WAYS)
+		seen = b->seen_ns[way & (CONN_WAYS - 1)];
+	asm volatile("" ::: "memory");
+	if (way == CONN_WAYS || READ_ONCE_U32(b->seq) != seq)
+		return 0;
+	way &= CONN_WAYS - 1;
 	__u64 now = coarse_now();
 	/* The daemon stamps entries with the precise clock, which can be ahead of this
 	 * CPU's coarse one: an entry from the future is fresh, not idle for 2^64 ns. */
-	if (now > f->last_ns && now - f->last_ns > cfg->idle_timeout_ns) {
-		bpf_map_delete_elem(&CONNS, key);
+	if (now > seen && now - seen > cfg->idle_timeout_ns) {
+		conn_forget(cfg, key);
 		return 0;
 	}
 	if (tcp_flags & (TCP_FIN | TCP_RST))
-		bpf_map_delete_elem(&CONNS, key);
-	else if (now > f->last_ns + REFRESH_NS)
-		/* Refreshed at most once a second: the idle timeout is minutes, and a write
-		 * per packet would bounce the entry's cache line between CPUs. */
-		f->last_ns = now;
+		conn_forget(cfg, key);
+	else if (now > seen + REFRESH_NS)
+		/* Refreshed at most once a second (the idle timeout is minutes; a write per
+		 * packet would bounce the bucket's cache line between CPUs), without the
+		 * lock: a stamp landing on a way just reused makes that entry look fresh,
+		 * which only delays its eviction. */
+		b->seen_ns[way] = now;
 	return 1;
 }
 
@@ -328,35 +437,34 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 static __always_inline int decide(const struct config *cfg, const struct verdict_in *in)
 {
 	struct flow_key key = {
-		.client = in->client,
-		.vip = in->vip,
-		.client_port = in->client_port,
-		.server_port = in->server_port,
+		.addrs = ((__u64)in->vip << 32) | in->client,
+		.ports = ((__u32)in->server_port << 16) | in->client_port,
 	};
 
-	__u32 rule = cfg->nr_rules;
-	if (in->has_ports)
-		rule = find_rule(cfg, in->vip, in->proto, in->server_port);
-	__u32 slot = 0;
-	if (rule < cfg->nr_rules) {
-		__u32 k = rule;
-		struct rule *r = bpf_map_lookup_elem(&RULES, &k);
-		if (!r)
-			return 0;
-		if (r->filtering == FILTER_DISABLED)
-			return count(CNT_DROP_DISABLED, 0);
-		if (r->filtering == FILTER_MULTIPLE) {
-			__u32 addr = bpf_ntohl(in->client);
-			__u16 port = in->client_port;
-			if (r->affinity != AFFINITY_NONE)
-				port = 0;
-			if (r->affinity == AFFINITY_NETWORK)
-				addr &= 0xffffff00;
-			__u64 h = flow_hash(cfg->seed, addr, port);
-			slot = (__u32)(((h >> 32) * (__u64)cfg->table_size) >> 32);
-		}
+	/* Without ports (ICMP other than errors about a flow, other protocols) no rule
+	 * covers a packet: it is the default host's. */
+	struct rule_ref ref = { .rule = cfg->nr_rules, .filtering = FILTER_SINGLE };
+	if (in->has_ports) {
+		__u32 k = in->vip_index * 65536 + in->server_port;
+		struct port_rules *pr = bpf_map_lookup_elem(&PORTS, &k);
+		if (!pr)
+			return count(CNT_DROP_NOT_OWNED, 0);
+		ref = in->proto == IPPROTO_TCP ? pr->tcp : pr->udp;
 	}
-	__u8 st = slot_state(cfg, rule, slot);
+	if (ref.filtering == FILTER_DISABLED)
+		return count(CNT_DROP_DISABLED, 0);
+	__u32 slot = 0;
+	if (ref.filtering == FILTER_MULTIPLE) {
+		__u32 addr = bpf_ntohl(in->client);
+		__u16 port = in->client_port;
+		if (ref.affinity != AFFINITY_NONE)
+			port = 0;
+		if (ref.affinity == AFFINITY_NETWORK)
+			addr &= 0xffffff00;
+		__u64 h = flow_hash(cfg->seed, addr, port);
+		slot = (__u32)(((h >> 32) * (__u64)cfg->table_size) >> 32);
+	}
+	__u8 st = slot_state(cfg, ref.rule, slot);
 	if (st == SLOT_NOT_OWNED)
 		return count(CNT_DROP_NOT_OWNED, 0);
 
@@ -365,7 +473,7 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	if (st == SLOT_OWNED && tcp && !syn) {
 		if (coarse_now() < cfg->lease_deadline_ns) {
 			if (in->tcp_flags & (TCP_FIN | TCP_RST))
-				bpf_map_delete_elem(&CONNS, &key);
+				conn_forget(cfg, &key);
 			return count(CNT_ADMIT_OWNED, 1);
 		}
 		/* Fenced: peers may own this slot by now; only our own connections go on,
@@ -384,8 +492,7 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	if (now >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_FENCED, 0);
 	if (syn) {
-		struct flow f = { .last_ns = now };
-		bpf_map_update_elem(&CONNS, &key, &f, BPF_ANY);
+		conn_insert(cfg, &key, now);
 		return count(CNT_ADMIT_NEW, 1);
 	}
 	/* A segment of a connection nobody here knows: only a full owner takes it (the
@@ -404,15 +511,19 @@ static __always_inline int pass_to_host(struct ethhdr *eth, const struct config 
 	return XDP_PASS;
 }
 
-static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth, const struct config *cfg)
+static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth)
 {
 	void *end = (void *)(long)ctx->data_end;
 	struct arp_ipv4 *arp = (void *)(eth + 1);
 	if ((void *)(arp + 1) > end)
 		return count(CNT_ARP_PASSED, XDP_PASS);
 	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != 6 ||
-	    arp->plen != 4 || arp->op != bpf_htons(ARPOP_REQUEST) || !is_vip(cfg, arp->tpa))
+	    arp->plen != 4 || arp->op != bpf_htons(ARPOP_REQUEST) || vip_index(arp->tpa) == MAX_VIPS)
 		return count(CNT_ARP_PASSED, XDP_PASS);
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&CONFIG, &zero);
+	if (!cfg)
+		return XDP_PASS;
 	/* One host answers: the one that takes the default host's traffic. */
 	__u8 st = slot_state(cfg, cfg->nr_rules, 0);
 	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || coarse_now() >= cfg->lease_deadline_ns)
@@ -429,32 +540,48 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth, co
 	return count(CNT_ARP_REPLIED, XDP_TX);
 }
 
+/* Ethernet header without the packed attribute of linux/if_ether.h, so the EtherType
+ * is read in one load. */
+struct eth {
+	__u8 dest[6];
+	__u8 source[6];
+	__be16 proto;
+};
+
+/* Frames that are not IPv4 with a whole IP header: heartbeats, ARP, the rest. */
+static __always_inline int other_frame(struct xdp_md *ctx, struct ethhdr *eth)
+{
+	void *end = (void *)(long)ctx->data_end;
+	if ((void *)(eth + 1) > end)
+		return count(CNT_DROP_MALFORMED, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_NLB_HEARTBEAT))
+		return count(CNT_PASS_HEARTBEAT, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_ARP))
+		return handle_arp(ctx, eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return count(CNT_DROP_MALFORMED, XDP_PASS);
+	return count(CNT_PASS_NOT_IPV4, XDP_PASS);
+}
+
 SEC("xdp")
 int nlb_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end)
-		return count(CNT_DROP_MALFORMED, XDP_PASS);
+	struct iphdr *ip = (void *)(eth + 1);
+
+	/* The common case first: IPv4 to no VIP passes after a compare per VIP. */
+	if ((void *)(ip + 1) > end || ((struct eth *)data)->proto != bpf_htons(ETH_P_IP))
+		return other_frame(ctx, eth);
+	__u32 vip = vip_index(ip->daddr);
+	if (vip == MAX_VIPS)
+		return count(CNT_PASS_NOT_VIP, XDP_PASS);
 
 	__u32 zero = 0;
 	struct config *cfg = bpf_map_lookup_elem(&CONFIG, &zero);
 	if (!cfg)
 		return XDP_PASS;
-
-	if (eth->h_proto == bpf_htons(ETH_P_NLB_HEARTBEAT))
-		return count(CNT_PASS_HEARTBEAT, XDP_PASS);
-	if (eth->h_proto == bpf_htons(ETH_P_ARP))
-		return handle_arp(ctx, eth, cfg);
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return count(CNT_PASS_NOT_IPV4, XDP_PASS);
-
-	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end)
-		return count(CNT_DROP_MALFORMED, XDP_PASS);
-	if (!is_vip(cfg, ip->daddr))
-		return count(CNT_PASS_NOT_VIP, XDP_PASS);
 	__u32 ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
 		return count(CNT_DROP_MALFORMED, XDP_DROP);
@@ -462,15 +589,15 @@ int nlb_xdp(struct xdp_md *ctx)
 
 	/* Later fragments carry no ports: they follow their first fragment's verdict. */
 	__u16 frag = bpf_ntohs(ip->frag_off);
-	struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 	if (frag & 0x1fff) {
+		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 *v = bpf_map_lookup_elem(&FRAGS, &fk);
 		if (v && *v)
 			return count(CNT_ADMIT_FRAGMENT, pass_to_host(eth, cfg));
 		return count(CNT_DROP_FRAGMENT, XDP_DROP);
 	}
 
-	struct verdict_in in = { .vip = ip->daddr, .client = ip->saddr, .proto = ip->protocol };
+	struct verdict_in in = { .vip = ip->daddr, .vip_index = vip, .client = ip->saddr, .proto = ip->protocol };
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *t = l4;
 		if ((void *)(t + 1) > end)
@@ -516,6 +643,7 @@ int nlb_xdp(struct xdp_md *ctx)
 
 	int admit = decide(cfg, &in);
 	if (frag & 0x2000) {
+		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 v = admit;
 		bpf_map_update_elem(&FRAGS, &fk, &v, BPF_ANY);
 	}

@@ -13,7 +13,7 @@ fn main() {
         let c = src.join(format!("{name}.c"));
         println!("cargo:rerun-if-changed={}", c.display());
         let status = Command::new(&clang)
-            .args(["-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+            .args(["-O2", "-mcpu=v3", "-g", "-Wall", "-Werror", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
             .arg(&c)
             .arg("-o")
             .arg(out.join(format!("{name}.o")))

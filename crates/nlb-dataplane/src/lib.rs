@@ -6,17 +6,21 @@
 //! admitted or dropped by this host's slot states, its connection table and its lease.
 
 pub mod bench;
+mod conntable;
 pub mod lab_switch;
+mod mapped;
 pub mod mask;
 pub mod packet;
 
-use aya::maps::{Array, HashMap, MapData, PerCpuArray};
+use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader, Pod};
+use conntable::ConnTable;
+pub use conntable::Connection;
 use nlb_core::config::ClusterConfig;
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
-use nlb_core::rules::{Affinity, Filtering, Protocol, RuleVip};
+use nlb_core::rules::{find_rule, Affinity, Filtering, Transport};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -36,6 +40,7 @@ struct Config {
     seed: u64,
     lease_deadline_ns: u64,
     idle_timeout_ns: u64,
+    conn_seed: u64,
     table_size: u32,
     chunks_per_rule: u32,
     nr_rules: u32,
@@ -49,20 +54,36 @@ struct Config {
 // SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
 unsafe impl Pod for Config {}
 
-/// Mirrors `struct rule`.
+/// Mirrors `struct vips`, the program's read-only `VIPS`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-struct Rule {
-    vip: u32,
-    port_lo: u16,
-    port_hi: u16,
-    proto: u8,
+struct Vips {
+    count: u32,
+    addr: [u32; MAX_VIPS],
+}
+// SAFETY: as above.
+unsafe impl Pod for Vips {}
+
+/// Mirrors `struct rule_ref`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RuleRef {
+    rule: u8,
     filtering: u8,
     affinity: u8,
     pad: u8,
 }
-// SAFETY: as above.
-unsafe impl Pod for Rule {}
+
+/// Mirrors `struct port_rules`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct PortRules {
+    tcp: RuleRef,
+    udp: RuleRef,
+}
+
+/// `PORTS` entries per VIP: one per server port.
+const PORTS_PER_VIP: usize = 65536;
 
 /// Mirrors `struct slot_chunk`.
 #[repr(C)]
@@ -143,24 +164,6 @@ pub struct RunResult {
     pub per_run: Duration,
 }
 
-/// One entry of the connection table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Connection {
-    /// Client address.
-    pub client: std::net::Ipv4Addr,
-    /// The VIP.
-    pub vip: std::net::Ipv4Addr,
-    /// Client port.
-    pub client_port: u16,
-    /// Server port.
-    pub server_port: u16,
-    /// IP protocol (only TCP connections are tracked).
-    pub proto: u8,
-    /// When a packet of it was last seen (kernel monotonic clock, coarse).
-    pub last_seen: Duration,
-    key: [u8; 12],
-}
-
 /// XDP_DROP.
 pub const XDP_DROP: u32 = 1;
 /// XDP_PASS.
@@ -184,7 +187,11 @@ pub struct Dataplane {
     /// The program's maps by name.
     maps: std::collections::BTreeMap<String, aya::maps::Map>,
     config: Config,
+    /// The program's `CONFIG`, mapped: the lease is renewed by one 8-byte store the
+    /// program cannot see half done.
+    config_mem: mapped::Mapped,
     rules: usize,
+    conns: ConnTable,
 }
 
 /// Now on the clock `bpf_ktime_get_ns` reads (CLOCK_MONOTONIC).
@@ -196,6 +203,81 @@ pub fn ktime_now() -> Duration {
     // SAFETY: clock_gettime writes the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// 64 random bits from the kernel.
+fn random_u64() -> Result<u64, Error> {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most the 8 bytes of the buffer we pass.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        return Err(Error::Load(format!(
+            "getrandom: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(u64::from_ne_bytes(b))
+}
+
+/// The `MapData` of one of the program's array maps.
+fn map_data<'a>(
+    maps: &'a std::collections::BTreeMap<String, aya::maps::Map>,
+    name: &str,
+) -> Result<&'a MapData, Error> {
+    match maps.get(name) {
+        Some(aya::maps::Map::Array(data)) => Ok(data),
+        _ => Err(Error::Load(format!(
+            "the program has no array map {name}; not this version's data path"
+        ))),
+    }
+}
+
+/// The rule covering one (VIP, protocol, port) as the program wants it.
+fn rule_ref(cluster: &ClusterConfig, vip: IpAddr, transport: Transport, port: u16) -> RuleRef {
+    match find_rule(&cluster.rules, vip, transport, port) {
+        None => RuleRef {
+            rule: cluster.rules.len() as u8,
+            filtering: 1, // the default host's traffic: one slot
+            ..RuleRef::default()
+        },
+        Some(i) => RuleRef {
+            rule: i as u8,
+            filtering: match cluster.rules[i].filtering {
+                Filtering::Multiple => 0,
+                Filtering::Single => 1,
+                Filtering::Disabled => 2,
+            },
+            affinity: match cluster.rules[i].affinity {
+                Affinity::None => 0,
+                Affinity::Single => 1,
+                Affinity::Network => 2,
+            },
+            pad: 0,
+        },
+    }
+}
+
+/// Fills `PORTS` with the rule of every (VIP, protocol, server port), computed by the
+/// core's own rule matching.
+fn write_ports(map: &MapData, cluster: &ClusterConfig, vips: &[IpAddr]) -> Result<(), Error> {
+    let mem = mapped::Mapped::new(map, std::mem::size_of::<PortRules>())?;
+    if mem.len() != vips.len() * PORTS_PER_VIP * std::mem::size_of::<PortRules>() {
+        return Err(Error::Load("PORTS has an unexpected size".into()));
+    }
+    // SAFETY: the mapping holds vips.len() * 65536 PortRules (checked above), which are
+    // plain data; the program is not attached yet, so nobody reads them meanwhile.
+    let ports = unsafe {
+        std::slice::from_raw_parts_mut(mem.ptr().cast::<PortRules>(), vips.len() * PORTS_PER_VIP)
+    };
+    for (v, vip) in vips.iter().enumerate() {
+        for port in 0..=u16::MAX {
+            ports[v * PORTS_PER_VIP + port as usize] = PortRules {
+                tcp: rule_ref(cluster, *vip, Transport::Tcp, port),
+                udp: rule_ref(cluster, *vip, Transport::Udp, port),
+            };
+        }
+    }
+    Ok(())
 }
 
 fn ipv4(ip: IpAddr) -> Result<u32, Error> {
@@ -213,12 +295,6 @@ impl Dataplane {
         let rules = cluster.rules.len();
         let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
         let entries = (rules + 1) * chunks;
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries("SLOTS", entries as u32)
-            .load(XDP_OBJECT)
-            .map_err(|e| Error::Load(e.to_string()))?;
-        let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
-        prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         let vips: Vec<IpAddr> = cluster.vips().collect();
         if vips.len() > MAX_VIPS {
             return Err(Error::Unsupported(format!(
@@ -226,30 +302,51 @@ impl Dataplane {
                 vips.len()
             )));
         }
+        if rules >= u8::MAX as usize {
+            return Err(Error::Unsupported(format!("{rules} port rules")));
+        }
+        let mut vip_words = Vips {
+            count: vips.len() as u32,
+            ..Vips::default()
+        };
+        for (i, v) in vips.iter().enumerate() {
+            vip_words.addr[i] = ipv4(*v)?;
+        }
+        let mut ebpf = EbpfLoader::new()
+            .override_global("VIPS", &vip_words, true)
+            .map_max_entries("SLOTS", entries as u32)
+            .map_max_entries("PORTS", (vips.len() * PORTS_PER_VIP) as u32)
+            .load(XDP_OBJECT)
+            .map_err(|e| Error::Load(e.to_string()))?;
+        let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
+        prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         let mut config = Config {
             seed: cluster.hash_seed,
             idle_timeout_ns: 300_000_000_000,
+            conn_seed: random_u64()?,
             table_size: cluster.table_size,
             chunks_per_rule: chunks as u32,
             nr_rules: rules as u32,
             nr_vips: vips.len() as u32,
             ..Config::default()
         };
-        for (i, v) in vips.iter().enumerate() {
-            config.vips[i] = ipv4(*v)?;
-        }
+        config.vips = vip_words.addr;
         let names: Vec<String> = ebpf.maps().map(|(n, _)| n.to_string()).collect();
-        let maps = names
+        let maps: std::collections::BTreeMap<String, aya::maps::Map> = names
             .into_iter()
             .filter_map(|n| ebpf.take_map(&n).map(|m| (n, m)))
             .collect();
+        write_ports(map_data(&maps, "PORTS")?, cluster, &vips)?;
+        let conns = ConnTable::new(map_data(&maps, "CONNS")?)?;
+        let config_mem = mapped::Mapped::new(map_data(&maps, "CONFIG")?, size_of::<Config>())?;
         let mut dp = Dataplane {
             ebpf: Some(ebpf),
             maps,
             config,
+            config_mem,
             rules,
+            conns,
         };
-        dp.write_rules(cluster)?;
         dp.write_config()?;
         Ok(dp)
     }
@@ -282,7 +379,7 @@ impl Dataplane {
                 .to_string();
             maps.insert(name, aya::maps::Map::from_map_data(data).map_err(map_err)?);
         }
-        for needed in ["CONFIG", "RULES", "SLOTS", "CONNS", "COUNTERS"] {
+        for needed in ["CONFIG", "PORTS", "SLOTS", "CONNS", "COUNTERS"] {
             if !maps.contains_key(needed) {
                 return Err(Error::Load(format!(
                     "program {program_id} has no {needed} map; not this version's data path"
@@ -303,11 +400,15 @@ impl Dataplane {
                 "program {program_id} runs another cluster configuration"
             )));
         }
+        let conns = ConnTable::new(map_data(&maps, "CONNS")?)?;
+        let config_mem = mapped::Mapped::new(map_data(&maps, "CONFIG")?, size_of::<Config>())?;
         Ok(Dataplane {
             ebpf: None,
             maps,
             config,
+            config_mem,
             rules: cluster.rules.len(),
+            conns,
         })
     }
 
@@ -335,43 +436,13 @@ impl Dataplane {
         self.maps.get_mut(name).expect("a map of the program")
     }
 
-    fn write_rules(&mut self, cluster: &ClusterConfig) -> Result<(), Error> {
-        let mut map: Array<&mut MapData, Rule> =
-            Array::try_from(self.map_mut("RULES")).map_err(map_err)?;
-        for (i, r) in cluster.rules.iter().enumerate() {
-            let rule = Rule {
-                vip: match r.vip {
-                    RuleVip::All => 0,
-                    RuleVip::Addr(a) => ipv4(a)?,
-                },
-                port_lo: r.port_start,
-                port_hi: r.port_end,
-                proto: match r.protocol {
-                    Protocol::Tcp => 6,
-                    Protocol::Udp => 17,
-                    Protocol::Both => 0,
-                },
-                filtering: match r.filtering {
-                    Filtering::Multiple => 0,
-                    Filtering::Single => 1,
-                    Filtering::Disabled => 2,
-                },
-                affinity: match r.affinity {
-                    Affinity::None => 0,
-                    Affinity::Single => 1,
-                    Affinity::Network => 2,
-                },
-                pad: 0,
-            };
-            map.set(i as u32, rule, 0).map_err(map_err)?;
-        }
-        Ok(())
-    }
-
+    /// Writes the whole configuration. Only the fields that changed change, so the
+    /// program never sees a field half written, except a field written on its own.
     fn write_config(&mut self) -> Result<(), Error> {
-        let mut map: Array<&mut MapData, Config> =
-            Array::try_from(self.maps.get_mut("CONFIG").expect("CONFIG")).map_err(map_err)?;
-        map.set(0, self.config, 0).map_err(map_err)
+        // SAFETY: the mapping holds one Config (checked by Mapped::new); the program
+        // only reads it.
+        unsafe { std::ptr::write_volatile(self.config_mem.ptr().cast::<Config>(), self.config) };
+        Ok(())
     }
 
     /// Sets the MACs the program uses.
@@ -388,7 +459,21 @@ impl Dataplane {
     /// fine one; the lease's one-period margin covers the lag.
     pub fn set_lease_deadline(&mut self, deadline: Duration) -> Result<(), Error> {
         self.config.lease_deadline_ns = deadline.as_nanos() as u64;
-        self.write_config()
+        // SAFETY: an aligned u64 of the mapped Config (repr(C), offset 8), which the
+        // program only reads.
+        let lease = unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(
+                self.config_mem
+                    .ptr()
+                    .add(std::mem::offset_of!(Config, lease_deadline_ns))
+                    .cast(),
+            )
+        };
+        lease.store(
+            self.config.lease_deadline_ns,
+            std::sync::atomic::Ordering::Release,
+        );
+        Ok(())
     }
 
     /// Sets how long an idle connection table entry is remembered.
@@ -432,9 +517,7 @@ impl Dataplane {
 
     /// Connections in the connection table.
     pub fn connections(&self) -> Result<usize, Error> {
-        let map: HashMap<&MapData, [u8; 12], u64> =
-            HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
-        Ok(map.keys().filter(|k| k.is_ok()).count())
+        Ok(self.conns.count())
     }
 
     /// Attaches the program to an interface: natively, or in generic (skb) mode where
@@ -474,44 +557,19 @@ impl Dataplane {
 
     /// Every connection in the connection table.
     pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
-        let map: HashMap<&MapData, [u8; 12], u64> =
-            HashMap::try_from(self.map("CONNS")).map_err(map_err)?;
-        Ok(map
-            .iter()
-            .filter_map(Result::ok)
-            .map(|(k, last_ns)| Connection {
-                client: std::net::Ipv4Addr::new(k[0], k[1], k[2], k[3]),
-                vip: std::net::Ipv4Addr::new(k[4], k[5], k[6], k[7]),
-                client_port: u16::from_ne_bytes([k[8], k[9]]),
-                server_port: u16::from_ne_bytes([k[10], k[11]]),
-                proto: 6,
-                last_seen: Duration::from_nanos(last_ns),
-                key: k,
-            })
-            .collect())
+        Ok(self.conns.entries())
     }
 
-    /// Marks connections as seen now (the daemon does so when it releases their slot,
-    /// so the idle timeout counts from the release at the earliest).
+    /// Marks connections as seen at `at` (the daemon does so when it releases their
+    /// slot, so the idle timeout counts from the release at the earliest).
     pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
-        let mut map: HashMap<&mut MapData, [u8; 12], u64> =
-            HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
-        let at = at.as_nanos() as u64;
-        for c in connections {
-            let _ = map.insert(c.key, at, 2 /* BPF_EXIST */);
-        }
+        self.conns.touch(connections, at);
         Ok(())
     }
 
-    /// Forgets every connection (a stop drops existing connections).
+    /// Forgets every connection.
     pub fn clear_connections(&mut self) -> Result<(), Error> {
-        let mut map: HashMap<&mut MapData, [u8; 12], u64> =
-            HashMap::try_from(self.map_mut("CONNS")).map_err(map_err)?;
-        let keys: Vec<[u8; 12]> = map.keys().filter_map(Result::ok).collect();
-        for k in keys {
-            // An entry the LRU already evicted is fine.
-            let _ = map.remove(&k);
-        }
+        self.conns.clear();
         Ok(())
     }
 

@@ -235,6 +235,64 @@ fn connection_table_and_handover_states() {
 }
 
 #[test]
+fn the_connection_table_holds_thousands_of_connections_each_in_its_place() {
+    let (c, mut dp) = web();
+    dp.set_slots(0, &all(&c, SlotState::Owned)).unwrap();
+    // 3000 connections from 30 clients: far below the table's capacity, so none may be
+    // evicted, whatever buckets the random seed puts them in.
+    let flows: Vec<(Ipv4Addr, u16)> = (0..30u8)
+        .flat_map(|i| (0..100u16).map(move |p| (Ipv4Addr::new(203, 0, 113, 100 + i), 20000 + p)))
+        .collect();
+    for &(client, port) in &flows {
+        let syn = packet::tcp(CLUSTER_MAC, client, VIP, port, 80, tcp_flags::SYN);
+        assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+    }
+    assert_eq!(dp.connections().unwrap(), flows.len());
+    let mut listed: Vec<(Ipv4Addr, u16)> = dp
+        .connections_list()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert_eq!((k.vip, k.server_port, k.proto), (VIP, 80, 6));
+            (k.client, k.client_port)
+        })
+        .collect();
+    listed.sort();
+    let mut expected = flows.clone();
+    expected.sort();
+    assert_eq!(listed, expected);
+    // Every slot released: each connection is admitted from the table alone, a stranger
+    // is not; a FIN ends half of them.
+    dp.set_slots(0, &all(&c, SlotState::ReleasedDraining))
+        .unwrap();
+    for (n, &(client, port)) in flows.iter().enumerate() {
+        let flags = if n % 2 == 0 {
+            tcp_flags::FIN | tcp_flags::ACK
+        } else {
+            tcp_flags::ACK
+        };
+        let seg = packet::tcp(CLUSTER_MAC, client, VIP, port, 80, flags);
+        assert_eq!(
+            dp.test_run(&seg, 1).unwrap().action,
+            XDP_PASS,
+            "{client}:{port}"
+        );
+    }
+    let stranger = packet::tcp(CLUSTER_MAC, CLIENT, VIP, 20000, 80, tcp_flags::ACK);
+    assert_eq!(dp.test_run(&stranger, 1).unwrap().action, XDP_DROP);
+    assert_eq!(dp.connections().unwrap(), flows.len() / 2);
+    for (n, &(client, port)) in flows.iter().enumerate() {
+        let ack = packet::tcp(CLUSTER_MAC, client, VIP, port, 80, tcp_flags::ACK);
+        let want = if n % 2 == 0 { XDP_DROP } else { XDP_PASS };
+        assert_eq!(
+            dp.test_run(&ack, 1).unwrap().action,
+            want,
+            "{client}:{port}"
+        );
+    }
+}
+
+#[test]
 fn an_expired_lease_fails_closed_for_new_flows_only() {
     let (c, mut dp) = web();
     dp.set_slots(0, &all(&c, SlotState::Owned)).unwrap();

@@ -390,13 +390,14 @@ enum LabCommand {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// The XDP program under BPF_PROG_RUN for each kind of packet, beside an
-    /// XDP_PASS-only program, with the ratio of each to it. Needs root.
+    /// XDP_PASS-only program run just before it, with the median ratio of each to it.
+    /// Needs root.
     Xdp {
         /// Repetitions per BPF_PROG_RUN call.
         #[arg(long, default_value_t = 1_000_000)]
         repeat: u32,
-        /// Rounds; the median is reported.
-        #[arg(long, default_value_t = 5)]
+        /// Rounds; medians are reported.
+        #[arg(long, default_value_t = 7)]
         rounds: usize,
         /// Print JSON for scripts.
         #[arg(long)]

@@ -1,0 +1,260 @@
+//! The connection table from the daemon's side: the program's set-associative table
+//! of the TCP connections this host holds (`struct conn_bucket` in `bpf/nlb_xdp.c`),
+//! mapped into this process. Reads follow the program's seqlock (a bucket read while
+//! its sequence is odd, or changed under the read, is read again); writes take the
+//! bucket's lock as the program's writers do.
+
+use crate::mapped::Mapped;
+use crate::Error;
+use aya::maps::MapData;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Ways per bucket (`CONN_WAYS`).
+const WAYS: usize = 8;
+/// Buckets (`1 << CONN_BUCKET_BITS`).
+pub(crate) const BUCKETS: usize = 1 << 17;
+
+/// Mirrors `struct conn_bucket`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Bucket {
+    seq: u32,
+    pad: u32,
+    /// VIP << 32 | client, both as read from the packet; 0: the way is free.
+    addrs: [u64; WAYS],
+    /// Server port << 16 | client port.
+    ports: [u32; WAYS],
+    seen_ns: [u64; WAYS],
+}
+
+/// One entry of the connection table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// Client address.
+    pub client: Ipv4Addr,
+    /// The VIP.
+    pub vip: Ipv4Addr,
+    /// Client port.
+    pub client_port: u16,
+    /// Server port.
+    pub server_port: u16,
+    /// IP protocol (only TCP connections are tracked).
+    pub proto: u8,
+    /// When a packet of it was last seen, or its slot was released (kernel monotonic
+    /// clock).
+    pub last_seen: Duration,
+    /// Where it was found: bucket, way, and the words it was stored as.
+    place: (usize, usize, u64, u32),
+}
+
+/// The mapped table.
+pub(crate) struct ConnTable {
+    mem: Mapped,
+}
+
+impl ConnTable {
+    /// Maps the program's `CONNS` map.
+    pub(crate) fn new(map: &MapData) -> Result<Self, Error> {
+        let mem = Mapped::new(map, std::mem::size_of::<Bucket>())?;
+        if mem.len() != BUCKETS * std::mem::size_of::<Bucket>() {
+            return Err(Error::Load(format!(
+                "the connection table has {} bytes, this version expects {} buckets",
+                mem.len(),
+                BUCKETS
+            )));
+        }
+        Ok(ConnTable { mem })
+    }
+
+    fn bucket(&self, i: usize) -> *mut Bucket {
+        assert!(i < BUCKETS);
+        // SAFETY: in bounds (checked above and in `new`); values are 8-byte aligned.
+        unsafe { self.mem.ptr().cast::<Bucket>().add(i) }
+    }
+
+    fn seq(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: `seq` is an aligned u32 inside the mapping, which lives as long as
+        // `self`; the program changes it only with atomic instructions.
+        unsafe { AtomicU32::from_ptr(std::ptr::addr_of_mut!((*self.bucket(i)).seq)) }
+    }
+
+    /// A consistent copy of bucket `i`.
+    fn read(&self, i: usize) -> Bucket {
+        loop {
+            let before = self.seq(i).load(Ordering::Acquire);
+            if before & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            // SAFETY: a racy read of plain data, trusted only if the sequence did not
+            // move (the seqlock's rule); volatile so it is really read.
+            let copy = unsafe { std::ptr::read_volatile(self.bucket(i)) };
+            fence(Ordering::Acquire);
+            if self.seq(i).load(Ordering::Relaxed) == before {
+                return copy;
+            }
+        }
+    }
+
+    /// Runs `change` on bucket `i` holding its lock (the program's writers give up on
+    /// a held bucket after a few tries, so it is held for a few writes only).
+    fn with_lock(&self, i: usize, change: impl FnOnce(*mut Bucket)) {
+        let seq = self.seq(i);
+        loop {
+            let s = seq.load(Ordering::Relaxed);
+            if s & 1 == 0
+                && seq
+                    .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        change(self.bucket(i));
+        seq.fetch_add(1, Ordering::Release);
+    }
+
+    /// Every connection in the table.
+    pub(crate) fn entries(&self) -> Vec<Connection> {
+        let mut out = Vec::new();
+        for i in 0..BUCKETS {
+            let b = self.read(i);
+            for w in 0..WAYS {
+                if b.addrs[w] != 0 {
+                    out.push(decode(i, w, &b));
+                }
+            }
+        }
+        out
+    }
+
+    /// How many connections the table holds.
+    pub(crate) fn count(&self) -> usize {
+        (0..BUCKETS)
+            .map(|i| self.read(i).addrs.iter().filter(|&&a| a != 0).count())
+            .sum()
+    }
+
+    /// Sets the time connections were last seen, where they are still in the table.
+    pub(crate) fn touch(&self, connections: &[Connection], at: Duration) {
+        let at = at.as_nanos() as u64;
+        for c in connections {
+            let (i, w, addrs, ports) = c.place;
+            self.with_lock(i, |b| {
+                // SAFETY: `b` is bucket i, locked by us; the way is in bounds.
+                unsafe {
+                    if (*b).addrs[w] == addrs && (*b).ports[w] == ports {
+                        std::ptr::write_volatile(std::ptr::addr_of_mut!((*b).seen_ns[w]), at);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Forgets every connection.
+    pub(crate) fn clear(&self) {
+        for i in 0..BUCKETS {
+            self.with_lock(i, |b| {
+                // SAFETY: `b` is bucket i, locked by us.
+                unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!((*b).addrs), [0; WAYS]) };
+            });
+        }
+    }
+}
+
+fn decode(bucket: usize, way: usize, b: &Bucket) -> Connection {
+    let (addrs, ports) = (b.addrs[way], b.ports[way]);
+    Connection {
+        client: Ipv4Addr::from((addrs as u32).to_ne_bytes()),
+        vip: Ipv4Addr::from(((addrs >> 32) as u32).to_ne_bytes()),
+        client_port: ports as u16,
+        server_port: (ports >> 16) as u16,
+        proto: 6,
+        last_seen: Duration::from_nanos(b.seen_ns[way]),
+        place: (bucket, way, addrs, ports),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{self, tcp_flags};
+    use crate::{ktime_now, Dataplane, XDP_DROP, XDP_PASS};
+    use nlb_core::convergence::SlotState;
+
+    #[test]
+    fn the_program_trusts_no_bucket_a_writer_holds() {
+        let text = "[cluster]\nname = \"ct\"\nvip = \"198.51.100.10\"\nkey_file = \"k\"\n\
+            [[cluster.rule]]\nports = 80\nprotocol = \"tcp\"\n\
+            [host]\nid = 1\ninterface = \"eth0\"\n";
+        let cluster = nlb_core::config::Config::parse(std::path::Path::new("ct.toml"), text)
+            .unwrap()
+            .cluster;
+        let mut dp = Dataplane::load(&cluster).expect("load the XDP program (run as root)");
+        dp.set_lease_deadline(ktime_now() + Duration::from_secs(3600))
+            .unwrap();
+        let slots = cluster.table_size as usize;
+        dp.set_slots(0, &vec![SlotState::Owned; slots]).unwrap();
+        let (vip, client) = (
+            Ipv4Addr::new(198, 51, 100, 10),
+            Ipv4Addr::new(203, 0, 113, 7),
+        );
+        let mac = [2, 0, 0, 0, 0, 9];
+        let syn = packet::tcp(mac, client, vip, 40000, 80, tcp_flags::SYN);
+        let ack = packet::tcp(mac, client, vip, 40000, 80, tcp_flags::ACK);
+        assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+        dp.set_slots(0, &vec![SlotState::ReleasedDraining; slots])
+            .unwrap();
+        assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_PASS);
+        let held = dp.connections_list().unwrap();
+        assert_eq!(held.len(), 1);
+        let bucket = held[0].place.0;
+        dp.conns.with_lock(bucket, |_| {
+            assert_eq!(
+                dp.test_run(&ack, 1).unwrap().action,
+                XDP_DROP,
+                "read while a writer holds the bucket: not trusted"
+            );
+            let fin = packet::tcp(mac, client, vip, 40000, 80, tcp_flags::FIN);
+            assert_eq!(dp.test_run(&fin, 1).unwrap().action, XDP_DROP);
+        });
+        assert_eq!(
+            dp.test_run(&ack, 1).unwrap().action,
+            XDP_PASS,
+            "trusted again"
+        );
+        assert_eq!(dp.connections().unwrap(), 1);
+    }
+
+    #[test]
+    fn layout_matches_the_program() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 168);
+        assert_eq!(std::mem::offset_of!(Bucket, addrs), 8);
+        assert_eq!(std::mem::offset_of!(Bucket, ports), 72);
+        assert_eq!(std::mem::offset_of!(Bucket, seen_ns), 104);
+    }
+
+    #[test]
+    fn decodes_the_program_words() {
+        let mut b = Bucket {
+            seq: 0,
+            pad: 0,
+            addrs: [0; WAYS],
+            ports: [0; WAYS],
+            seen_ns: [0; WAYS],
+        };
+        let client = u32::from_ne_bytes([203, 0, 113, 7]);
+        let vip = u32::from_ne_bytes([198, 51, 100, 10]);
+        b.addrs[3] = (vip as u64) << 32 | client as u64;
+        b.ports[3] = 80 << 16 | 40000;
+        b.seen_ns[3] = 5;
+        let c = decode(9, 3, &b);
+        assert_eq!(c.client, Ipv4Addr::new(203, 0, 113, 7));
+        assert_eq!(c.vip, Ipv4Addr::new(198, 51, 100, 10));
+        assert_eq!((c.client_port, c.server_port), (40000, 80));
+        assert_eq!(c.last_seen, Duration::from_nanos(5));
+    }
+}

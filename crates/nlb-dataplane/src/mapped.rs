@@ -1,0 +1,74 @@
+//! An array map's values mapped into this process: maps created with
+//! `BPF_F_MMAPABLE` are read and written in place, shared with the program, without a
+//! system call per element.
+
+use crate::Error;
+use aya::maps::MapData;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// The values of one array map, `len` bytes from `ptr`.
+pub(crate) struct Mapped {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping belongs to this value alone; concurrent access from the program is
+// what the users of `Mapped` coordinate (plain data, or the connection table's seqlock).
+unsafe impl Send for Mapped {}
+
+impl Mapped {
+    /// Maps the values of `map`, an array map created with `BPF_F_MMAPABLE`, whose
+    /// values are `value_size` bytes each.
+    pub(crate) fn new(map: &MapData, value_size: usize) -> Result<Self, Error> {
+        let info = map.info().map_err(|e| Error::Map(e.to_string()))?;
+        if info.value_size() as usize != value_size {
+            return Err(Error::Load(format!(
+                "map {} has {}-byte values, this version expects {value_size}",
+                info.name_as_str().unwrap_or("?"),
+                info.value_size()
+            )));
+        }
+        // The kernel lays array values out 8-byte aligned.
+        let len = value_size.next_multiple_of(8) * info.max_entries() as usize;
+        // SAFETY: mapping a map fd creates a new shared mapping we own; the kernel checks
+        // the length against the map's size.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                map.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::Map(format!(
+                "mapping map {}: {}",
+                info.name_as_str().unwrap_or("?"),
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(Mapped {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// The start of the values.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Their length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping created in `new`, used no more.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
