@@ -326,6 +326,16 @@ static __always_inline __u32 conn_way(const struct conn_bucket *b, const struct 
 	return CONN_WAYS;
 }
 
+/* The first free way of bucket b, or CONN_WAYS. */
+static __always_inline __u32 conn_way_free(const struct conn_bucket *b)
+{
+#pragma unroll
+	for (__u32 i = 0; i < CONN_WAYS; i++)
+		if (!b->addrs[i])
+			return i;
+	return CONN_WAYS;
+}
+
 /* Makes the bucket's sequence odd: this CPU may change the bucket until conn_unlock.
  * Gives up after a few tries (another writer holds it for a few nanoseconds at most);
  * a writer that gives up loses only an update the table can do without. */
@@ -352,33 +362,28 @@ static __always_inline void conn_insert(const struct config *cfg, const struct f
 	if (!b || !conn_lock(b))
 		return;
 	/* The same flow again (a retransmitted SYN), else a free way, else the way seen
-	 * longest ago. */
+	 * longest ago (the bucket is full: least recently seen goes). */
 	__u32 way = conn_way(b, k);
+	if (way == CONN_WAYS)
+		way = conn_way_free(b);
 	if (way == CONN_WAYS) {
-		__u64 oldest = ~0ULL;
 		way = 0;
 #pragma unroll
-		for (__u32 i = 0; i < CONN_WAYS; i++) {
-			__u64 seen = b->addrs[i] ? b->seen_ns[i] : 0;
-			if (seen < oldest) {
-				oldest = seen;
+		for (__u32 i = 1; i < CONN_WAYS; i++)
+			if (b->seen_ns[i] < b->seen_ns[way])
 				way = i;
-			}
-		}
 	}
-	if (way < CONN_WAYS) {
-		b->addrs[way] = k->addrs;
-		b->ports[way] = k->ports;
-		b->seen_ns[way] = now;
-	}
+	way &= CONN_WAYS - 1;
+	b->addrs[way] = k->addrs;
+	b->ports[way] = k->ports;
+	b->seen_ns[way] = now;
 	conn_unlock(b);
 }
 
-/* Forgets a connection (its FIN or RST went through). */
-static __always_inline void conn_forget(const struct config *cfg, const struct flow_key *k)
+/* Forgets connection k of bucket b (its FIN or RST went through, or it idled out). */
+static __always_inline void conn_forget(struct conn_bucket *b, const struct flow_key *k)
 {
-	struct conn_bucket *b = conn_bucket(cfg, k);
-	if (!b || !conn_lock(b))
+	if (!conn_lock(b))
 		return;
 	__u32 way = conn_way(b, k);
 	if (way < CONN_WAYS)
@@ -411,11 +416,11 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 	/* The daemon stamps entries with the precise clock, which can be ahead of this
 	 * CPU's coarse one: an entry from the future is fresh, not idle for 2^64 ns. */
 	if (now > seen && now - seen > cfg->idle_timeout_ns) {
-		conn_forget(cfg, key);
+		conn_forget(b, key);
 		return 0;
 	}
 	if (tcp_flags & (TCP_FIN | TCP_RST))
-		conn_forget(cfg, key);
+		conn_forget(b, key);
 	else if (now > seen + REFRESH_NS)
 		/* Refreshed at most once a second (the idle timeout is minutes; a write per
 		 * packet would bounce the bucket's cache line between CPUs), without the
@@ -472,8 +477,11 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	if (st == SLOT_OWNED && tcp && !syn) {
 		if (coarse_now() < cfg->lease_deadline_ns) {
-			if (in->tcp_flags & (TCP_FIN | TCP_RST))
-				conn_forget(cfg, &key);
+			if (in->tcp_flags & (TCP_FIN | TCP_RST)) {
+				struct conn_bucket *b = conn_bucket(cfg, &key);
+				if (b)
+					conn_forget(b, &key);
+			}
 			return count(CNT_ADMIT_OWNED, 1);
 		}
 		/* Fenced: peers may own this slot by now; only our own connections go on,

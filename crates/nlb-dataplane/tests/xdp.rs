@@ -411,6 +411,72 @@ fn disabled_rules_drop_everything() {
 }
 
 #[test]
+fn every_packet_finds_the_rule_the_core_finds() {
+    // Two VIPs; rules for one VIP beside rules for all, both protocols, ranges, and
+    // ports no rule covers.
+    let c = cluster(
+        "extra_vips = [\"198.51.100.11\"]\ntable_size = 251",
+        "[[cluster.rule]]\nports = \"1-1000\"\nprotocol = \"both\"\naffinity = \"none\"\n\
+         [[cluster.rule]]\nvip = \"198.51.100.11\"\nports = \"80-90\"\nprotocol = \"tcp\"\naffinity = \"none\"\n\
+         [[cluster.rule]]\nports = \"5000-6000\"\nprotocol = \"udp\"\naffinity = \"none\"\n\
+         [[cluster.rule]]\nvip = \"198.51.100.10\"\nports = 65535\nprotocol = \"both\"\nfiltering = \"single\"\n",
+    );
+    let mut dp = loaded(&c);
+    let vips = [VIP, Ipv4Addr::new(198, 51, 100, 11)];
+    let ports = [
+        0, 1, 80, 85, 90, 91, 1000, 1001, 4999, 5000, 6000, 6001, 65534, 65535,
+    ];
+    // One rule at a time owns every slot: a packet passes exactly when the core puts it
+    // in that rule.
+    for owner in 0..=c.rules.len() {
+        for r in 0..=c.rules.len() {
+            let state = if r == owner {
+                SlotState::Owned
+            } else {
+                SlotState::NotOwned
+            };
+            let n = if r < c.rules.len()
+                && c.rules[r].filtering == nlb_core::rules::Filtering::Multiple
+            {
+                c.table_size as usize
+            } else {
+                1
+            };
+            dp.set_slots(r, &vec![state; n]).unwrap();
+        }
+        for vip in vips {
+            for port in ports {
+                for udp in [false, true] {
+                    let flow = nlb_core::classify::Flow {
+                        vip: IpAddr::V4(vip),
+                        transport: if udp {
+                            nlb_core::rules::Transport::Udp
+                        } else {
+                            nlb_core::rules::Transport::Tcp
+                        },
+                        client: IpAddr::V4(CLIENT),
+                        client_port: 40000,
+                        server_port: port,
+                    };
+                    let (rule, _) = nlb_core::classify::locate(&c, &flow).unwrap();
+                    let frame = if udp {
+                        packet::udp(CLUSTER_MAC, CLIENT, vip, 40000, port, Fragment::default())
+                    } else {
+                        packet::tcp(CLUSTER_MAC, CLIENT, vip, 40000, port, tcp_flags::SYN)
+                    };
+                    let want = if rule == owner { XDP_PASS } else { XDP_DROP };
+                    assert_eq!(
+                        dp.test_run(&frame, 1).unwrap().action,
+                        want,
+                        "{vip}:{port} udp={udp}: the core says rule {rule}, rule {owner} owns all"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn a_successor_adopts_the_program_and_its_maps() {
     let (c, mut dp) = web();
     let port = 40100;
