@@ -34,8 +34,9 @@ pub fn run(repeat: u32, rounds: usize, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds, median of the kernel's mean per run"
+        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds: median of the kernel's mean per run,"
     );
+    println!("and median of each round's ratio to the XDP_PASS run just before it");
     println!(
         "{:<52} {:>6} {:>10} {:>10}",
         "case", "action", "ns/packet", "x XDP_PASS"

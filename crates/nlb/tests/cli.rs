@@ -241,3 +241,35 @@ fn verbs_say_when_nlbd_is_not_running() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_xdp_benchmark_measures_each_case_on_the_path_it_names() {
+    // Few repetitions: this checks what each case exercises, not how fast it is.
+    let o = nlb(&[
+        "bench", "xdp", "--repeat", "1000", "--rounds", "1", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json(&o);
+    let action = |case: &str| {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["case"].as_str().unwrap().starts_with(case))
+            .unwrap_or_else(|| panic!("no case {case}: {rows}"));
+        assert!(row["median_ns"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["ratio_to_xdp_pass"].as_f64().unwrap() > 0.0, "{row}");
+        row["action"].as_str().unwrap().to_string()
+    };
+    assert_eq!(action("non-VIP packet"), "pass");
+    assert_eq!(action("VIP packet, slot not owned"), "drop");
+    assert_eq!(action("VIP packet, new flow owned (UDP)"), "pass");
+    assert_eq!(action("VIP packet, new TCP connection (SYN)"), "pass");
+    assert_eq!(action("VIP packet, established, slot owned"), "pass");
+    // Admitted only because the connection table holds it: the slot is released.
+    assert_eq!(
+        action("VIP packet, established, slot released (table hit)"),
+        "pass"
+    );
+    assert_eq!(action("ARP request for the VIP"), "tx");
+}
