@@ -219,6 +219,25 @@ fn random_u64() -> Result<u64, Error> {
     Ok(u64::from_ne_bytes(b))
 }
 
+/// The cluster's VIPs as the program holds them.
+fn vip_words(cluster: &ClusterConfig) -> Result<Vips, Error> {
+    let vips: Vec<IpAddr> = cluster.vips().collect();
+    if vips.len() > MAX_VIPS {
+        return Err(Error::Unsupported(format!(
+            "{} VIPs; at most {MAX_VIPS}",
+            vips.len()
+        )));
+    }
+    let mut words = Vips {
+        count: vips.len() as u32,
+        ..Vips::default()
+    };
+    for (i, v) in vips.iter().enumerate() {
+        words.addr[i] = ipv4(*v)?;
+    }
+    Ok(words)
+}
+
 /// The `MapData` of one of the program's array maps.
 fn map_data<'a>(
     maps: &'a std::collections::BTreeMap<String, aya::maps::Map>,
@@ -296,21 +315,9 @@ impl Dataplane {
         let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
         let entries = (rules + 1) * chunks;
         let vips: Vec<IpAddr> = cluster.vips().collect();
-        if vips.len() > MAX_VIPS {
-            return Err(Error::Unsupported(format!(
-                "{} VIPs; at most {MAX_VIPS}",
-                vips.len()
-            )));
-        }
+        let vip_words = vip_words(cluster)?;
         if rules >= u8::MAX as usize {
             return Err(Error::Unsupported(format!("{rules} port rules")));
-        }
-        let mut vip_words = Vips {
-            count: vips.len() as u32,
-            ..Vips::default()
-        };
-        for (i, v) in vips.iter().enumerate() {
-            vip_words.addr[i] = ipv4(*v)?;
         }
         let mut ebpf = EbpfLoader::new()
             .override_global("VIPS", &vip_words, true)
@@ -392,6 +399,8 @@ impl Dataplane {
         };
         let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
         if config.seed != cluster.hash_seed
+            || config.vips != vip_words(cluster)?.addr
+            || config.nr_vips as usize != cluster.vips().count()
             || config.table_size != cluster.table_size
             || config.nr_rules as usize != cluster.rules.len()
             || config.chunks_per_rule as usize != chunks

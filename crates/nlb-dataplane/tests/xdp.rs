@@ -499,7 +499,13 @@ fn a_successor_adopts_the_program_and_its_maps() {
         "no program of its own to run"
     );
 
-    // A program laid out for another cluster is refused.
+    // A program laid out for another cluster is refused, and one filtering other VIPs.
     let other = cluster("table_size = 257", WEB);
     assert!(Dataplane::adopt(&other, dp.program_id().unwrap()).is_err());
+    let mut more_vips = c.clone();
+    more_vips
+        .extra_vips
+        .push(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 11)));
+    assert!(Dataplane::adopt(&more_vips, dp.program_id().unwrap()).is_err());
+    assert!(Dataplane::adopt(&c, dp.program_id().unwrap()).is_ok());
 }
