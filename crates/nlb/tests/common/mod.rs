@@ -51,6 +51,7 @@ for line in sys.stdin:
 
 pub struct Lab {
     pub name: String,
+    started: Instant,
 }
 
 impl Lab {
@@ -58,7 +59,10 @@ impl Lab {
     /// running at once need different tags; names are at most 8 characters).
     pub fn up(tag: &str, mode: &str, hosts: u8) -> Lab {
         let name = format!("{tag}{}", std::process::id() % 1_000_000);
-        let lab = Lab { name };
+        let lab = Lab {
+            name,
+            started: Instant::now(),
+        };
         let hosts = hosts.to_string();
         let out = lab.nlb(&[
             "lab", "up", "--name", &lab.name, "--mode", mode, "--hosts", &hosts,
@@ -94,7 +98,18 @@ impl Lab {
     }
 
     pub fn nlb(&self, args: &[&str]) -> Output {
-        Command::new(NLB).args(args).output().expect("run nlb")
+        let start = Instant::now();
+        let out = Command::new(NLB).args(args).output().expect("run nlb");
+        // Shown for a failing test (and with --nocapture): where its time went.
+        eprintln!(
+            "[{} +{:.1}s] nlb {} ({} ms, {})",
+            self.name,
+            self.started.elapsed().as_secs_f64(),
+            args.join(" "),
+            start.elapsed().as_millis(),
+            out.status
+        );
+        out
     }
 
     /// `nlb ARGS` on a lab host (`h1`, `c`).
