@@ -57,20 +57,15 @@ pub(crate) struct ConnTable {
 impl ConnTable {
     /// Maps the program's `CONNS` map.
     pub(crate) fn new(map: &MapData) -> Result<Self, Error> {
-        let mem = Mapped::new(map, std::mem::size_of::<Bucket>())?;
-        if mem.len() != BUCKETS * std::mem::size_of::<Bucket>() {
-            return Err(Error::Load(format!(
-                "the connection table has {} bytes, this version expects {} buckets",
-                mem.len(),
-                BUCKETS
-            )));
-        }
-        Ok(ConnTable { mem })
+        Ok(ConnTable {
+            mem: Mapped::new::<Bucket>(map, BUCKETS)?,
+        })
     }
 
     fn bucket(&self, i: usize) -> *mut Bucket {
         assert!(i < BUCKETS);
-        // SAFETY: in bounds (checked above and in `new`); values are 8-byte aligned.
+        // SAFETY: in bounds (checked above; `new` checked the map holds BUCKETS buckets);
+        // values are 8-byte aligned.
         unsafe { self.mem.ptr().cast::<Bucket>().add(i) }
     }
 

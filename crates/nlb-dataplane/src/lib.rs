@@ -278,21 +278,17 @@ fn rule_ref(cluster: &ClusterConfig, vip: IpAddr, transport: Transport, port: u1
 
 /// Fills `PORTS` with the rule of every (VIP, protocol, server port), computed by the
 /// core's own rule matching.
-fn write_ports(map: &MapData, cluster: &ClusterConfig, vips: &[IpAddr]) -> Result<(), Error> {
-    let mem = mapped::Mapped::new(map, std::mem::size_of::<PortRules>())?;
-    if mem.len() != vips.len() * PORTS_PER_VIP * std::mem::size_of::<PortRules>() {
-        return Err(Error::Load("PORTS has an unexpected size".into()));
-    }
-    // SAFETY: the mapping holds vips.len() * 65536 PortRules (checked above), which are
+fn write_ports(map: &MapData, cluster: &ClusterConfig) -> Result<(), Error> {
+    let entries = cluster.vips().count() * PORTS_PER_VIP;
+    let mem = mapped::Mapped::new::<PortRules>(map, entries)?;
+    // SAFETY: the mapping holds `entries` PortRules (checked by Mapped::new), which are
     // plain data; the program is not attached yet, so nobody reads them meanwhile.
-    let ports = unsafe {
-        std::slice::from_raw_parts_mut(mem.ptr().cast::<PortRules>(), vips.len() * PORTS_PER_VIP)
-    };
-    for (v, vip) in vips.iter().enumerate() {
+    let ports = unsafe { std::slice::from_raw_parts_mut(mem.ptr().cast::<PortRules>(), entries) };
+    for (v, vip) in cluster.vips().enumerate() {
         for port in 0..=u16::MAX {
             ports[v * PORTS_PER_VIP + port as usize] = PortRules {
-                tcp: rule_ref(cluster, *vip, Transport::Tcp, port),
-                udp: rule_ref(cluster, *vip, Transport::Udp, port),
+                tcp: rule_ref(cluster, vip, Transport::Tcp, port),
+                udp: rule_ref(cluster, vip, Transport::Udp, port),
             };
         }
     }
@@ -314,7 +310,6 @@ impl Dataplane {
         let rules = cluster.rules.len();
         let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
         let entries = (rules + 1) * chunks;
-        let vips: Vec<IpAddr> = cluster.vips().collect();
         let vip_words = vip_words(cluster)?;
         if rules >= u8::MAX as usize {
             return Err(Error::Unsupported(format!("{rules} port rules")));
@@ -322,30 +317,30 @@ impl Dataplane {
         let mut ebpf = EbpfLoader::new()
             .override_global("VIPS", &vip_words, true)
             .map_max_entries("SLOTS", entries as u32)
-            .map_max_entries("PORTS", (vips.len() * PORTS_PER_VIP) as u32)
+            .map_max_entries("PORTS", vip_words.count * PORTS_PER_VIP as u32)
             .load(XDP_OBJECT)
             .map_err(|e| Error::Load(e.to_string()))?;
         let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
         prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
-        let mut config = Config {
+        let config = Config {
             seed: cluster.hash_seed,
             idle_timeout_ns: 300_000_000_000,
             conn_seed: random_u64()?,
             table_size: cluster.table_size,
             chunks_per_rule: chunks as u32,
             nr_rules: rules as u32,
-            nr_vips: vips.len() as u32,
+            nr_vips: vip_words.count,
+            vips: vip_words.addr,
             ..Config::default()
         };
-        config.vips = vip_words.addr;
         let names: Vec<String> = ebpf.maps().map(|(n, _)| n.to_string()).collect();
         let maps: std::collections::BTreeMap<String, aya::maps::Map> = names
             .into_iter()
             .filter_map(|n| ebpf.take_map(&n).map(|m| (n, m)))
             .collect();
-        write_ports(map_data(&maps, "PORTS")?, cluster, &vips)?;
+        write_ports(map_data(&maps, "PORTS")?, cluster)?;
         let conns = ConnTable::new(map_data(&maps, "CONNS")?)?;
-        let config_mem = mapped::Mapped::new(map_data(&maps, "CONFIG")?, size_of::<Config>())?;
+        let config_mem = mapped::Mapped::new::<Config>(map_data(&maps, "CONFIG")?, 1)?;
         let mut dp = Dataplane {
             ebpf: Some(ebpf),
             maps,
@@ -398,9 +393,9 @@ impl Dataplane {
             map.get(&0, 0).map_err(map_err)?
         };
         let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
+        let vips = vip_words(cluster)?;
         if config.seed != cluster.hash_seed
-            || config.vips != vip_words(cluster)?.addr
-            || config.nr_vips as usize != cluster.vips().count()
+            || (config.nr_vips, config.vips) != (vips.count, vips.addr)
             || config.table_size != cluster.table_size
             || config.nr_rules as usize != cluster.rules.len()
             || config.chunks_per_rule as usize != chunks
@@ -410,7 +405,7 @@ impl Dataplane {
             )));
         }
         let conns = ConnTable::new(map_data(&maps, "CONNS")?)?;
-        let config_mem = mapped::Mapped::new(map_data(&maps, "CONFIG")?, size_of::<Config>())?;
+        let config_mem = mapped::Mapped::new::<Config>(map_data(&maps, "CONFIG")?, 1)?;
         Ok(Dataplane {
             ebpf: None,
             maps,

@@ -17,19 +17,28 @@ pub(crate) struct Mapped {
 unsafe impl Send for Mapped {}
 
 impl Mapped {
-    /// Maps the values of `map`, an array map created with `BPF_F_MMAPABLE`, whose
-    /// values are `value_size` bytes each.
-    pub(crate) fn new(map: &MapData, value_size: usize) -> Result<Self, Error> {
+    /// Maps the values of `map`, an array map created with `BPF_F_MMAPABLE`: `entries`
+    /// values of type `T`, or an error naming the map when it is laid out otherwise (a
+    /// map of another version of the program).
+    pub(crate) fn new<T>(map: &MapData, entries: usize) -> Result<Self, Error> {
+        // The kernel lays array values out 8 bytes apart at least: with sizes that are
+        // multiples of 8 the values are a plain array of T.
+        assert!(
+            size_of::<T>() % 8 == 0,
+            "array values of {} bytes",
+            size_of::<T>()
+        );
         let info = map.info().map_err(|e| Error::Map(e.to_string()))?;
-        if info.value_size() as usize != value_size {
+        if info.value_size() as usize != size_of::<T>() || info.max_entries() as usize != entries {
             return Err(Error::Load(format!(
-                "map {} has {}-byte values, this version expects {value_size}",
+                "map {} has {} values of {} bytes, this version expects {entries} of {}",
                 info.name_as_str().unwrap_or("?"),
-                info.value_size()
+                info.max_entries(),
+                info.value_size(),
+                size_of::<T>()
             )));
         }
-        // The kernel lays array values out 8-byte aligned.
-        let len = value_size.next_multiple_of(8) * info.max_entries() as usize;
+        let len = size_of::<T>() * entries;
         // SAFETY: mapping a map fd creates a new shared mapping we own; the kernel checks
         // the length against the map's size.
         let ptr = unsafe {
@@ -58,11 +67,6 @@ impl Mapped {
     /// The start of the values.
     pub(crate) fn ptr(&self) -> *mut u8 {
         self.ptr
-    }
-
-    /// Their length in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 }
 
