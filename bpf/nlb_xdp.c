@@ -22,6 +22,12 @@
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
 #define REFRESH_NS 1000000000ULL
+/* A connection whose handshake this host has not seen completed (no ACK from the
+ * client yet) is forgotten after this long idle, whatever idle_timeout_ns says: about
+ * how long the kernel retransmits a SYN-ACK. Spoofed SYNs never complete. */
+#define UNCONFIRMED_TIMEOUT_NS 60000000000ULL
+/* Bit 0 of a way's seen_ns: the client's ACK has been seen (a completed handshake). */
+#define CONN_CONFIRMED 1ULL
 
 /* Slot states: the numbering of nlb_core::convergence::SlotState. */
 enum slot_state {
@@ -51,6 +57,10 @@ enum counter {
 	CNT_DROP_MALFORMED,
 	CNT_ADMIT_FRAGMENT,
 	CNT_DROP_FRAGMENT,
+	/* A new connection took the way of an unconfirmed one (a SYN flood's victim). */
+	CNT_CONN_EVICTED_UNCONFIRMED,
+	/* A new connection went untracked: its bucket holds only confirmed ones. */
+	CNT_CONN_TABLE_FULL,
 	CNT_MAX,
 };
 
@@ -117,8 +127,11 @@ struct flow_key {
 
 /* The connection table: a set-associative cache of the connections this host holds,
  * in an array the daemon maps into its memory. A flow lives in the bucket its keyed
- * hash names, in any of the bucket's ways; a new flow takes a free way or the least
- * recently seen one. Readers take no lock: a writer makes the bucket's sequence odd
+ * hash names, in any of the bucket's ways; a new flow takes a free or expired way, else
+ * the least recently seen way whose handshake never completed, else it goes untracked:
+ * a flood of spoofed SYNs never evicts an established connection. Every packet of a
+ * tracked connection refreshes it (at most once a second), whatever its slot's state,
+ * so idle time is real idle time. Readers take no lock: a writer makes the bucket's sequence odd
  * while it changes the bucket, and a reader trusts what it read only when the sequence
  * was even and unchanged around its reads (a seqlock). 2^17 buckets of 8 ways: a
  * million connections, with hardly any evicted before a quarter of that is held. */
@@ -355,28 +368,51 @@ static __always_inline void conn_unlock(struct conn_bucket *b)
 	__sync_fetch_and_add(&b->seq, 1);
 }
 
+/* Whether a way last seen at `seen` has idled out by `now`. The daemon stamps entries
+ * with the precise clock, which can be ahead of this CPU's coarse one: an entry from
+ * the future is fresh, not idle for 2^64 ns. */
+static __always_inline int conn_idle(const struct config *cfg, __u64 seen, __u64 now)
+{
+	__u64 limit = (seen & CONN_CONFIRMED) ? cfg->idle_timeout_ns : UNCONFIRMED_TIMEOUT_NS;
+	return now > seen && now - seen > limit;
+}
+
 /* Remembers a connection this host has just admitted the SYN of. */
 static __always_inline void conn_insert(const struct config *cfg, const struct flow_key *k, __u64 now)
 {
 	struct conn_bucket *b = conn_bucket(cfg, k);
 	if (!b || !conn_lock(b))
 		return;
-	/* The same flow again (a retransmitted SYN), else a free way, else the way seen
-	 * longest ago (the bucket is full: least recently seen goes). */
+	/* The same flow again (a retransmitted SYN), else a free way, else an idle one,
+	 * else the unconfirmed way seen longest ago. Confirmed connections stay. */
 	__u32 way = conn_way(b, k);
 	if (way == CONN_WAYS)
 		way = conn_way_free(b);
 	if (way == CONN_WAYS) {
-		way = 0;
+		__u64 oldest = ~0ULL;
 #pragma unroll
-		for (__u32 i = 1; i < CONN_WAYS; i++)
-			if (b->seen_ns[i] < b->seen_ns[way])
+		for (__u32 i = 0; i < CONN_WAYS; i++) {
+			__u64 seen = b->seen_ns[i];
+			if (conn_idle(cfg, seen, now)) {
 				way = i;
+				break;
+			}
+			if (!(seen & CONN_CONFIRMED) && seen < oldest) {
+				oldest = seen;
+				way = i;
+			}
+		}
+		if (way < CONN_WAYS && !conn_idle(cfg, b->seen_ns[way & (CONN_WAYS - 1)], now))
+			count(CNT_CONN_EVICTED_UNCONFIRMED, 0);
 	}
-	way &= CONN_WAYS - 1;
+	if (way >= CONN_WAYS) {
+		conn_unlock(b);
+		count(CNT_CONN_TABLE_FULL, 0);
+		return;
+	}
 	b->addrs[way] = k->addrs;
 	b->ports[way] = k->ports;
-	b->seen_ns[way] = now;
+	b->seen_ns[way] = now & ~CONN_CONFIRMED;
 	conn_unlock(b);
 }
 
@@ -391,9 +427,10 @@ static __always_inline void conn_forget(struct conn_bucket *b, const struct flow
 	conn_unlock(b);
 }
 
-/* Whether this host holds the connection: its entry is found, refreshed, and ended by
- * FIN or RST. A reader racing a writer of the same bucket does not trust what it read
- * and answers no: the segment is dropped and retransmitted, never admitted wrongly. */
+/* Whether this host holds the connection: its entry is found, refreshed (confirmed by
+ * the client's first ACK), and ended by FIN or RST. A reader racing a writer of the
+ * same bucket does not trust what it read and answers no: the segment is dropped and
+ * retransmitted, never admitted wrongly. */
 static __always_inline int established(const struct config *cfg, struct flow_key *key, __u8 tcp_flags)
 {
 	struct conn_bucket *b = conn_bucket(cfg, key);
@@ -413,32 +450,30 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 		return 0;
 	way &= CONN_WAYS - 1;
 	__u64 now = coarse_now();
-	/* The daemon stamps entries with the precise clock, which can be ahead of this
-	 * CPU's coarse one: an entry from the future is fresh, not idle for 2^64 ns. */
-	if (now > seen && now - seen > cfg->idle_timeout_ns) {
+	if (conn_idle(cfg, seen, now)) {
 		conn_forget(b, key);
 		return 0;
 	}
+	__u64 confirmed = (seen | (tcp_flags & TCP_ACK ? CONN_CONFIRMED : 0)) & CONN_CONFIRMED;
 	if (tcp_flags & (TCP_FIN | TCP_RST))
 		conn_forget(b, key);
-	else if (now > seen + REFRESH_NS)
-		/* Refreshed at most once a second (the idle timeout is minutes; a write per
-		 * packet would bounce the bucket's cache line between CPUs), without the
-		 * lock: a stamp landing on a way just reused makes that entry look fresh,
-		 * which only delays its eviction. */
-		b->seen_ns[way] = now;
+	else if (now > seen + REFRESH_NS || confirmed != (seen & CONN_CONFIRMED))
+		/* Refreshed at most once a second (the idle timeout is hours; a write per
+		 * packet would bounce the bucket's cache line between CPUs) and when the
+		 * handshake completes, without the lock: a stamp landing on a way just
+		 * reused makes that entry look fresh, which only delays its eviction. */
+		b->seen_ns[way] = (now & ~CONN_CONFIRMED) | confirmed;
 	return 1;
 }
 
 /* 1: admit, 0: drop.
  *
- * Classification comes first, so the common cases touch no table: a slot this host
+ * Classification comes first, so the common case touches no table: a slot this host
  * does not own is dropped at once (the convergence protocol moves a slot to not-owned
- * only once this host holds no connection there), and a segment in a fully owned slot
- * is admitted at once. The connection table is consulted where ownership is in
- * transition: released, new-flows-only and pending slots. Entries are not refreshed
- * while their slot is fully owned; the daemon stamps a slot's entries when it releases
- * it, so the idle timeout counts from then at the earliest. */
+ * only once this host holds no connection there). A segment in a fully owned slot is
+ * admitted whatever the table says, and refreshes its entry there, so that a
+ * connection's idle time is real wherever its slot goes later. Where ownership is in
+ * transition (released, new-flows-only and pending slots) the table decides. */
 static __always_inline int decide(const struct config *cfg, const struct verdict_in *in)
 {
 	struct flow_key key = {
@@ -476,17 +511,12 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	if (st == SLOT_OWNED && tcp && !syn) {
-		if (coarse_now() < cfg->lease_deadline_ns) {
-			if (in->tcp_flags & (TCP_FIN | TCP_RST)) {
-				struct conn_bucket *b = conn_bucket(cfg, &key);
-				if (b)
-					conn_forget(b, &key);
-			}
+		int ours = established(cfg, &key, in->tcp_flags);
+		if (coarse_now() < cfg->lease_deadline_ns)
 			return count(CNT_ADMIT_OWNED, 1);
-		}
 		/* Fenced: peers may own this slot by now; only our own connections go on,
 		 * or our kernel would reset theirs. */
-		if (established(cfg, &key, in->tcp_flags))
+		if (ours)
 			return count(CNT_ADMIT_ESTABLISHED, 1);
 		return count(CNT_DROP_FENCED, 0);
 	}

@@ -36,10 +36,14 @@ pub const HEARTBEAT_PERIOD_RANGE_MS: (u32, u32) = (10, 10_000);
 pub const DEFAULT_LOSS_TOLERANCE: u32 = 5;
 /// Allowed loss tolerances.
 pub const LOSS_TOLERANCE_RANGE: (u32, u32) = (3, 100);
-/// How long a host keeps serving established flows of a slot it gave away, by default (ms).
-pub const DEFAULT_HANDOVER_TIMEOUT_MS: u32 = 60_000;
-/// Allowed handover timeouts (ms): up to a day.
-pub const HANDOVER_TIMEOUT_RANGE_MS: (u32, u32) = (0, 86_400_000);
+/// How long a TCP connection may go without a packet before the data path forgets it,
+/// by default (s): three hours, longer than Linux's default TCP keepalive (two hours,
+/// then nine probes 75 s apart), so a connection kept alive by keepalives is never
+/// forgotten. Nothing else ends a connection's hold on a slot but its FIN or RST, or
+/// its host leaving the cluster.
+pub const DEFAULT_CONN_IDLE_TIMEOUT_S: u32 = 10_800;
+/// Allowed connection idle timeouts (s): ten seconds to thirty days.
+pub const CONN_IDLE_TIMEOUT_RANGE_S: (u32, u32) = (10, 2_592_000);
 
 /// Allowed ownership table sizes (and they must be prime).
 pub const TABLE_SIZE_RANGE: (u32, u32) = (251, 1_048_573);
@@ -59,8 +63,11 @@ pub struct ClusterConfig {
     pub heartbeat_period_ms: u32,
     /// Missed heartbeat periods after which a host is lost.
     pub loss_tolerance: u32,
-    /// How long an old owner keeps established flows of a moved slot, in milliseconds.
-    pub handover_timeout_ms: u32,
+    /// How long a TCP connection may go without a packet before the data path forgets
+    /// it, in seconds. A slot that changed owner stays in handover while its old owner
+    /// holds a connection there, however long: this timeout, FIN/RST and the holder
+    /// leaving the cluster are what end a connection's hold.
+    pub conn_idle_timeout_s: u32,
     /// File holding the cluster key that authenticates heartbeats (not part of the digest:
     /// a wrong key shows as authentication failures instead).
     pub key_file: PathBuf,
@@ -102,7 +109,7 @@ impl ClusterConfig {
         s(&mut h, self.mode.as_str());
         h.update(&self.heartbeat_period_ms.to_le_bytes());
         h.update(&self.loss_tolerance.to_le_bytes());
-        h.update(&self.handover_timeout_ms.to_le_bytes());
+        h.update(&self.conn_idle_timeout_s.to_le_bytes());
         h.update(&self.hash_seed.to_le_bytes());
         h.update(&self.table_size.to_le_bytes());
         h.update(&(self.rules.len() as u32).to_le_bytes());
@@ -540,7 +547,7 @@ const CLUSTER_FIELDS: &[&str] = &[
     "mode",
     "heartbeat_period_ms",
     "loss_tolerance",
-    "handover_timeout_ms",
+    "conn_idle_timeout_s",
     "key_file",
     "hash_seed",
     "table_size",
@@ -622,10 +629,20 @@ fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<Cl
     let loss_tolerance = sec
         .int(cx, "loss_tolerance", lo.into(), hi.into())
         .map_or(DEFAULT_LOSS_TOLERANCE, |n| n as u32);
-    let (lo, hi) = HANDOVER_TIMEOUT_RANGE_MS;
-    let handover_timeout_ms = sec
-        .int(cx, "handover_timeout_ms", lo.into(), hi.into())
-        .map_or(DEFAULT_HANDOVER_TIMEOUT_MS, |n| n as u32);
+    let (lo, hi) = CONN_IDLE_TIMEOUT_RANGE_S;
+    let conn_idle_timeout_s = sec
+        .int(cx, "conn_idle_timeout_s", lo.into(), hi.into())
+        .map_or(DEFAULT_CONN_IDLE_TIMEOUT_S, |n| n as u32);
+    if let Some(v) = sec.get("handover_timeout_ms") {
+        cx.error(
+            v.span(),
+            "cluster.handover_timeout_ms",
+            "removed: a moved slot's old owner now keeps every connection it holds there \
+             until it closes, goes idle for conn_idle_timeout_s, or the host leaves; \
+             delete this line (conn_idle_timeout_s sets the idle limit)"
+                .to_string(),
+        );
+    }
 
     let key_file = sec
         .required(cx, "key_file", "the path of the cluster key file")
@@ -684,7 +701,7 @@ fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<Cl
         mode,
         heartbeat_period_ms,
         loss_tolerance,
-        handover_timeout_ms,
+        conn_idle_timeout_s,
         key_file: key_file?,
         hash_seed: hash_seed?,
         table_size,
@@ -1076,8 +1093,8 @@ pub fn cluster_differences(a: &ClusterConfig, b: &ClusterConfig) -> Vec<String> 
     );
     cmp("loss_tolerance", a.loss_tolerance == b.loss_tolerance);
     cmp(
-        "handover_timeout_ms",
-        a.handover_timeout_ms == b.handover_timeout_ms,
+        "conn_idle_timeout_s",
+        a.conn_idle_timeout_s == b.conn_idle_timeout_s,
     );
     cmp("hash_seed", a.hash_seed == b.hash_seed);
     cmp("table_size", a.table_size == b.table_size);

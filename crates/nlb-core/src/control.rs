@@ -37,7 +37,12 @@ pub enum Request {
     /// Leave at once; connections break.
     Stop,
     /// Take no new flows, finish connections, then stop.
-    DrainStop,
+    DrainStop {
+        /// Stop after this many seconds even if connections remain (they break); absent:
+        /// wait for the last connection however long it lives, as Windows NLB does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_s: Option<u64>,
+    },
     /// Stop and ignore every command but resume.
     Suspend,
     /// Accept commands again (the host stays stopped).
@@ -78,9 +83,14 @@ impl Request {
             Request::Query | Request::Params | Request::QueryPort { .. } => String::new(),
             Request::Start => "Cluster operations started.".into(),
             Request::Stop => "Cluster operations stopped.".into(),
-            Request::DrainStop => "Connection draining started; the host stops after its last \
-                                   connection closes."
-                .into(),
+            Request::DrainStop { timeout_s: None } => {
+                "Connection draining started; the host stops after its last connection closes."
+                    .into()
+            }
+            Request::DrainStop { timeout_s: Some(t) } => format!(
+                "Connection draining started; the host stops after its last connection \
+                 closes, or in {t} s with the connections left."
+            ),
             Request::Suspend => "Cluster operations suspended.".into(),
             Request::Resume => "Cluster operations resumed.".into(),
             Request::Enable { target } => {
@@ -243,6 +253,9 @@ pub struct Status {
     pub lease_left_ms: Option<u64>,
     /// Connections still served in released slots.
     pub connections_draining: u32,
+    /// Seconds left before a drainstop's timeout stops the host, if one was given.
+    #[serde(default)]
+    pub drain_timeout_left_s: Option<u64>,
     /// Port rules, then the default host's traffic last.
     pub rules: Vec<RuleStatus>,
     /// Hosts heard recently.
@@ -291,6 +304,9 @@ pub struct RuleStatus {
     pub slots_pending: u32,
     /// Slots released, still serving connections.
     pub slots_draining: u32,
+    /// Connections this host still serves in those slots.
+    #[serde(default)]
+    pub connections_draining: u32,
     /// Slots in the table.
     pub slots_total: u32,
 }
@@ -348,8 +364,8 @@ pub struct Params {
     pub heartbeat_period_ms: u32,
     /// Periods missed before a host counts as lost.
     pub loss_tolerance: u32,
-    /// Longest wait for released connections.
-    pub handover_timeout_ms: u32,
+    /// How long an idle TCP connection is remembered, in seconds.
+    pub conn_idle_timeout_s: u32,
     /// Slots per rule table.
     pub table_size: u32,
     /// The digest every host advertises.
@@ -412,6 +428,7 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
                 slots_owned: 0,
                 slots_pending: 0,
                 slots_draining: 0,
+                connections_draining: 0,
                 slots_total: match r.filtering {
                     Filtering::Multiple => cluster.table_size,
                     Filtering::Single => 1,
@@ -433,6 +450,7 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
         slots_owned: 0,
         slots_pending: 0,
         slots_draining: 0,
+        connections_draining: 0,
         slots_total: 1,
     });
     if let Some(s) = snapshot {
@@ -440,6 +458,7 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
             r.slots_owned = rs.slots.owned + rs.slots.new_flows_only;
             r.slots_pending = rs.slots.pending;
             r.slots_draining = rs.slots.released_draining;
+            r.connections_draining = rs.held;
         }
     }
     out
@@ -475,6 +494,7 @@ impl Status {
             converged_for_ms: snapshot.committed_for.map(millis),
             lease_left_ms: snapshot.lease_left.map(millis),
             connections_draining: snapshot.held,
+            drain_timeout_left_s: snapshot.drain_deadline_left.map(|d| d.as_secs()),
             rules: rule_statuses(config, Some(snapshot)),
             peers: snapshot
                 .peers
@@ -517,7 +537,7 @@ impl Params {
             },
             heartbeat_period_ms: c.heartbeat_period_ms,
             loss_tolerance: c.loss_tolerance,
-            handover_timeout_ms: c.handover_timeout_ms,
+            conn_idle_timeout_s: c.conn_idle_timeout_s,
             table_size: c.table_size,
             cluster_digest: c.digest().to_string(),
             host: config.host.id.get(),
@@ -691,7 +711,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Request>(&s).unwrap(), r);
         assert!(serde_json::from_str::<Request>(r#"{"command":"drain","target":"x"}"#).is_err());
         assert_eq!(
-            serde_json::to_string(&Request::DrainStop).unwrap(),
+            serde_json::to_string(&Request::DrainStop { timeout_s: None }).unwrap(),
             r#"{"command":"drain_stop"}"#
         );
     }

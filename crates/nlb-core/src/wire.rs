@@ -4,32 +4,40 @@
 //! ```text
 //! Ethernet: dst(6) src(6) ethertype(2) = 0x88b5
 //! payload (big-endian):
-//!   0  magic "NLB"            3   version (1)
+//!   0  magic "NLB"            3   version (2)
 //!   4  host id                5   host state      6  flags      7  rule count (<= 32)
 //!   8  cluster digest (16)
-//!  24  boot nonce (u64)      32  sequence (u64)
+//!  24  incarnation nonce (u64, random at every start)
+//!  32  sequence (u64)
 //!  40  proposed view digest (u64)                48  committed view digest (u64)
 //!  56  connections held in released slots (u32)
-//!  60  member bitmap (32 bytes, bit i = host id i)
-//!  92  per rule: weight, priority, rule flags     (3 bytes each)
+//!  60  incarnation age in ms (u64: time since this incarnation started)
+//!  68  member bitmap (32 bytes, bit i = host id i)
+//! 100  per rule: weight, priority, rule flags     (3 bytes each)
 //!   .  per member, in id order: state (bit 7: fresh), settings digest (u8), ack (u24)
+//!   .  held-slot filter: 0..=256 bytes, a multiple of 8 (see `convergence::HeldFilter`)
 //!   .  tag: keyed BLAKE3 of everything before it, Ethernet header included (16 bytes)
 //! ```
 //!
-//! At 255 members and 32 rules the payload is 1479 bytes: it fits one 1500-byte frame.
-//! [`HeartbeatView`] reads a frame without copying and checks every length before any
-//! access; [`Heartbeat::encode`] writes one.
+//! At 255 members and 32 rules the payload is 1487 bytes before the filter, which then
+//! gets the 8 bytes left of a 1500-byte frame. [`HeartbeatView`] reads a frame without
+//! copying and checks every length before any access; [`Heartbeat::encode`] writes one;
+//! both take their offsets from [`field`].
 
 use crate::mac::MacAddr;
 
 /// The EtherType of heartbeats: IEEE 802 local experimental EtherType 1.
 pub const ETHERTYPE: u16 = 0x88b5;
 /// Protocol version written and accepted.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes of the Ethernet header.
 pub const ETH_HEADER_LEN: usize = 14;
 /// Bytes of the fixed part of the payload.
-pub const FIXED_LEN: usize = 92;
+pub const FIXED_LEN: usize = field::RULES;
+/// The largest payload a heartbeat fills (a standard 1500-byte MTU).
+pub const MAX_PAYLOAD: usize = 1500;
+/// Most bytes of the held-slot filter.
+pub const MAX_HELD_FILTER: usize = 256;
 /// Bytes per rule's settings.
 pub const RULE_LEN: usize = 3;
 /// Bytes per member entry.
@@ -41,6 +49,41 @@ pub const TAG_LEN: usize = 16;
 /// Most rules a heartbeat carries.
 pub const MAX_WIRE_RULES: usize = 32;
 const MAGIC: &[u8; 3] = b"NLB";
+
+/// Offsets of the payload's fields (after the Ethernet header), the one table that
+/// parsing, the getters and encoding use.
+pub mod field {
+    /// Byte range of the magic.
+    pub const MAGIC: std::ops::Range<usize> = 0..3;
+    /// Protocol version.
+    pub const VERSION: usize = 3;
+    /// Sender's host id.
+    pub const HOST_ID: usize = 4;
+    /// Sender's state.
+    pub const STATE: usize = 5;
+    /// Flags (bit 0: a committed view digest follows).
+    pub const FLAGS: usize = 6;
+    /// Rule count.
+    pub const RULE_COUNT: usize = 7;
+    /// Cluster digest, 16 bytes.
+    pub const CLUSTER_DIGEST: std::ops::Range<usize> = 8..24;
+    /// Incarnation nonce, u64.
+    pub const NONCE: usize = 24;
+    /// Sequence number, u64.
+    pub const SEQ: usize = 32;
+    /// Proposed view digest, u64.
+    pub const PROPOSED: usize = 40;
+    /// Committed view digest, u64.
+    pub const COMMITTED: usize = 48;
+    /// Connections held in released slots, u32.
+    pub const HELD: usize = 56;
+    /// Incarnation age in ms, u64.
+    pub const AGE: usize = 60;
+    /// Member bitmap, 32 bytes.
+    pub const MEMBERS: std::ops::Range<usize> = 68..100;
+    /// Where the per-rule settings start.
+    pub const RULES: usize = 100;
+}
 
 /// A host's state as advertised on the wire.
 #[derive(
@@ -143,9 +186,17 @@ impl std::fmt::Display for DecodeError {
 }
 
 /// Bytes on the wire (Ethernet header included, FCS and preamble not) of a heartbeat
-/// carrying `rules` rules and `members` view entries.
-pub fn frame_len(rules: usize, members: usize) -> usize {
-    ETH_HEADER_LEN + FIXED_LEN + rules * RULE_LEN + members * MEMBER_LEN + TAG_LEN
+/// carrying `rules` rules, `members` view entries and a held-slot filter of
+/// `filter` bytes.
+pub fn frame_len(rules: usize, members: usize, filter: usize) -> usize {
+    ETH_HEADER_LEN + FIXED_LEN + rules * RULE_LEN + members * MEMBER_LEN + filter + TAG_LEN
+}
+
+/// The bytes of held-slot filter a heartbeat with `rules` rules and `members` view
+/// entries has room for within one 1500-byte payload (a multiple of 8, at most 256).
+pub fn held_filter_room(rules: usize, members: usize) -> usize {
+    let used = FIXED_LEN + rules * RULE_LEN + members * MEMBER_LEN + TAG_LEN;
+    (MAX_PAYLOAD.saturating_sub(used) / 8 * 8).min(MAX_HELD_FILTER)
 }
 
 /// A checked, authenticated view over the bytes of one heartbeat frame.
@@ -154,6 +205,7 @@ pub struct HeartbeatView<'a> {
     frame: &'a [u8],
     rules: usize,
     members: usize,
+    filter: usize,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -197,37 +249,45 @@ impl<'a> HeartbeatView<'a> {
             return Err(DecodeError::NotHeartbeat);
         }
         let p = &frame[ETH_HEADER_LEN..];
-        if p.len() < 4 {
+        if p.len() < field::VERSION + 1 {
             return Err(DecodeError::Truncated);
         }
-        if &p[..3] != MAGIC {
+        if &p[field::MAGIC] != MAGIC {
             return Err(DecodeError::NotHeartbeat);
         }
-        if p[3] != VERSION {
+        if p[field::VERSION] != VERSION {
             return Err(DecodeError::UnsupportedVersion);
         }
         if p.len() < FIXED_LEN {
             return Err(DecodeError::Truncated);
         }
-        let rules = p[7] as usize;
-        if rules > MAX_WIRE_RULES || p[4] == 0 || WireState::from_u8(p[5]).is_none() {
+        let rules = p[field::RULE_COUNT] as usize;
+        if rules > MAX_WIRE_RULES
+            || p[field::HOST_ID] == 0
+            || WireState::from_u8(p[field::STATE]).is_none()
+        {
             return Err(DecodeError::Malformed);
         }
-        if p[60] & 1 != 0 {
+        if p[field::MEMBERS.start] & 1 != 0 {
             return Err(DecodeError::Malformed); // host id 0 does not exist
         }
-        let members: usize = p[60..92].iter().map(|b| b.count_ones() as usize).sum();
+        let members: usize = p[field::MEMBERS]
+            .iter()
+            .map(|b| b.count_ones() as usize)
+            .sum();
         let want = FIXED_LEN + rules * RULE_LEN + members * MEMBER_LEN + TAG_LEN;
         if p.len() < want {
             return Err(DecodeError::Truncated);
         }
-        if p.len() > want {
+        let filter = p.len() - want;
+        if filter % 8 != 0 || filter > MAX_HELD_FILTER {
             return Err(DecodeError::Malformed);
         }
         let view = HeartbeatView {
             frame,
             rules,
             members,
+            filter,
         };
         for (_, at) in view.members() {
             if WireState::from_u8(view.payload()[at] & !FRESH_BIT).is_none() {
@@ -253,52 +313,66 @@ impl<'a> HeartbeatView<'a> {
 
     /// Sender's host id (1..=255).
     pub fn host_id(&self) -> u8 {
-        self.payload()[4]
+        self.payload()[field::HOST_ID]
     }
 
     /// Sender's state.
     pub fn state(&self) -> WireState {
-        WireState::from_u8(self.payload()[5]).expect("checked in parse")
+        WireState::from_u8(self.payload()[field::STATE]).expect("checked in parse")
     }
 
     /// Flags; bit 0: the sender has a committed view.
     pub fn flags(&self) -> u8 {
-        self.payload()[6]
+        self.payload()[field::FLAGS]
     }
 
     /// Sender's cluster digest.
     pub fn cluster_digest(&self) -> [u8; 16] {
-        self.payload()[8..24].try_into().expect("16 bytes")
+        self.payload()[field::CLUSTER_DIGEST]
+            .try_into()
+            .expect("16 bytes")
     }
 
-    /// Sender's boot nonce.
+    /// Sender's incarnation nonce (random at every start of the host).
     pub fn boot_nonce(&self) -> u64 {
-        be64(self.payload(), 24)
+        be64(self.payload(), field::NONCE)
     }
 
     /// Sender's sequence number.
     pub fn seq(&self) -> u64 {
-        be64(self.payload(), 32)
+        be64(self.payload(), field::SEQ)
     }
 
     /// Digest of the view the sender proposes.
     pub fn proposed(&self) -> u64 {
-        be64(self.payload(), 40)
+        be64(self.payload(), field::PROPOSED)
     }
 
     /// Digest of the view the sender has committed (valid when flag bit 0 is set).
     pub fn committed(&self) -> Option<u64> {
-        (self.flags() & 1 != 0).then(|| be64(self.payload(), 48))
+        (self.flags() & 1 != 0).then(|| be64(self.payload(), field::COMMITTED))
     }
 
     /// Connections the sender still holds in slots it released.
     pub fn held(&self) -> u32 {
-        be32(self.payload(), 56)
+        be32(self.payload(), field::HELD)
+    }
+
+    /// Time since the sender's incarnation started.
+    pub fn age(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(be64(self.payload(), field::AGE))
+    }
+
+    /// The sender's held-slot filter (empty when it holds nothing, or had no room).
+    pub fn held_filter(&self) -> &'a [u8] {
+        let p = self.payload();
+        let end = p.len() - TAG_LEN;
+        &p[end - self.filter..end]
     }
 
     /// True when `id` is in the sender's view.
     pub fn has_member(&self, id: u8) -> bool {
-        self.payload()[60 + id as usize / 8] & (1 << (id % 8)) != 0
+        self.payload()[field::MEMBERS.start + id as usize / 8] & (1 << (id % 8)) != 0
     }
 
     /// Sender's settings for each rule.
@@ -324,7 +398,7 @@ impl<'a> HeartbeatView<'a> {
         let p = self.payload();
         let base = FIXED_LEN + self.rules * RULE_LEN;
         (1..=255u8)
-            .filter(move |&id| p[60 + id as usize / 8] & (1 << (id % 8)) != 0)
+            .filter(move |&id| p[field::MEMBERS.start + id as usize / 8] & (1 << (id % 8)) != 0)
             .enumerate()
             .map(move |(i, id)| (id, base + i * MEMBER_LEN))
     }
@@ -368,8 +442,10 @@ pub struct Heartbeat {
     pub state: WireState,
     /// Sender's cluster digest.
     pub cluster_digest: [u8; 16],
-    /// Sender's boot nonce.
+    /// Sender's incarnation nonce.
     pub boot_nonce: u64,
+    /// Time since the sender's incarnation started (ms resolution on the wire).
+    pub age: std::time::Duration,
     /// Sequence number.
     pub seq: u64,
     /// Proposed view digest.
@@ -382,26 +458,31 @@ pub struct Heartbeat {
     pub rules: Vec<WireRule>,
     /// The sender's view (any order; written in id order).
     pub view: Vec<WireMember>,
+    /// The held-slot filter: a multiple of 8 bytes, at most [`held_filter_room`].
+    pub held_filter: Vec<u8>,
 }
 
 impl Heartbeat {
     /// Encodes and authenticates the frame.
     ///
     /// # Panics
-    /// With more than 32 rules, a member id of 0, or two entries for one member: the
-    /// state machine never builds such a heartbeat.
+    /// With more than 32 rules, a member id of 0, two entries for one member, or a
+    /// held-slot filter that is not a multiple of 8 bytes or does not fit: the state
+    /// machine never builds such a heartbeat.
     pub fn encode(&self, key: &[u8; 32]) -> Vec<u8> {
         assert!(self.rules.len() <= MAX_WIRE_RULES && self.host_id != 0);
         let mut view = self.view.clone();
         view.sort_by_key(|m| m.id);
         assert!(view.windows(2).all(|w| w[0].id != w[1].id) && view.iter().all(|m| m.id != 0));
-        let mut f = Vec::with_capacity(
-            ETH_HEADER_LEN
-                + FIXED_LEN
-                + self.rules.len() * RULE_LEN
-                + view.len() * MEMBER_LEN
-                + TAG_LEN,
+        assert!(
+            self.held_filter.len() % 8 == 0
+                && self.held_filter.len() <= held_filter_room(self.rules.len(), view.len())
         );
+        let mut f = Vec::with_capacity(frame_len(
+            self.rules.len(),
+            view.len(),
+            self.held_filter.len(),
+        ));
         f.extend_from_slice(&self.dst.0);
         f.extend_from_slice(&self.src.0);
         f.extend_from_slice(&ETHERTYPE.to_be_bytes());
@@ -417,6 +498,8 @@ impl Heartbeat {
         f.extend_from_slice(&self.proposed.to_be_bytes());
         f.extend_from_slice(&self.committed.unwrap_or(0).to_be_bytes());
         f.extend_from_slice(&self.held.to_be_bytes());
+        f.extend_from_slice(&(self.age.as_millis() as u64).to_be_bytes());
+        debug_assert_eq!(f.len(), ETH_HEADER_LEN + field::MEMBERS.start);
         let mut bitmap = [0u8; 32];
         for m in &view {
             bitmap[m.id as usize / 8] |= 1 << (m.id % 8);
@@ -430,6 +513,7 @@ impl Heartbeat {
             f.push(m.settings_digest);
             f.extend_from_slice(&m.ack.to_be_bytes()[1..]);
         }
+        f.extend_from_slice(&self.held_filter);
         let t = tag(key, &f);
         f.extend_from_slice(&t);
         f
@@ -450,6 +534,7 @@ mod tests {
             state: WireState::Started,
             cluster_digest: [9; 16],
             boot_nonce: 0x0102_0304_0506_0708,
+            age: std::time::Duration::from_millis(123_456),
             seq: 42,
             proposed: 0xdead_beef,
             committed: Some(0xfeed),
@@ -471,6 +556,7 @@ mod tests {
                     fresh: id % 2 == 0,
                 })
                 .collect(),
+            held_filter: vec![],
         }
     }
 
@@ -497,19 +583,41 @@ mod tests {
         assert_eq!(v.member(3).unwrap().state, WireState::Started);
         assert!(v.member(6).is_none());
         assert_eq!(v.src(), h.src);
+        assert_eq!(v.age(), h.age);
+        assert!(v.held_filter().is_empty());
+    }
+
+    #[test]
+    fn carries_a_held_filter_in_the_room_left() {
+        for (m, r) in [(0u8, 0usize), (7, 1), (64, 32), (255, 32)] {
+            let mut h = sample(m, r);
+            let room = held_filter_room(r, m as usize);
+            h.held_filter = (0..room).map(|i| i as u8 ^ 0x5a).collect();
+            let f = h.encode(&KEY);
+            assert!(
+                f.len() - ETH_HEADER_LEN <= MAX_PAYLOAD,
+                "{m} members, {r} rules"
+            );
+            assert_eq!(f.len(), frame_len(r, m as usize, room));
+            let v = HeartbeatView::parse(&f, &KEY).unwrap();
+            assert_eq!(v.held_filter(), &h.held_filter[..]);
+            assert_eq!(v.member_count(), m as usize);
+        }
+        assert_eq!(held_filter_room(32, 64), MAX_HELD_FILTER);
+        assert_eq!(held_filter_room(32, 255), 8);
     }
 
     #[test]
     fn frame_len_matches_encoding() {
         for (m, r) in [(0u8, 0usize), (7, 1), (63, 3), (255, 32)] {
-            assert_eq!(sample(m, r).encode(&KEY).len(), frame_len(r, m as usize));
+            assert_eq!(sample(m, r).encode(&KEY).len(), frame_len(r, m as usize, 0));
         }
     }
 
     #[test]
     fn fits_one_frame_at_255_hosts_and_32_rules() {
         let f = sample(255, 32).encode(&KEY);
-        assert_eq!(f.len() - ETH_HEADER_LEN, 1479);
+        assert_eq!(f.len() - ETH_HEADER_LEN, 1487);
         assert!(f.len() - ETH_HEADER_LEN <= 1500);
         assert_eq!(HeartbeatView::parse(&f, &KEY).unwrap().member_count(), 255);
     }

@@ -13,8 +13,14 @@ use std::time::Duration;
 
 /// Ways per bucket (`CONN_WAYS`).
 const WAYS: usize = 8;
+/// Bits of a bucket index (`CONN_BUCKET_BITS`).
+const BUCKET_BITS: u32 = 17;
 /// Buckets (`1 << CONN_BUCKET_BITS`).
-pub(crate) const BUCKETS: usize = 1 << 17;
+pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
+/// Bit 0 of a way's time: the client's ACK has been seen (`CONN_CONFIRMED`).
+const CONFIRMED: u64 = 1;
+/// How long an unconfirmed entry lives without a packet (`UNCONFIRMED_TIMEOUT_NS`).
+pub const UNCONFIRMED_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Mirrors `struct conn_bucket`.
 #[repr(C)]
@@ -42,9 +48,12 @@ pub struct Connection {
     pub server_port: u16,
     /// IP protocol (only TCP connections are tracked).
     pub proto: u8,
-    /// When a packet of it was last seen, or its slot was released (kernel monotonic
-    /// clock).
+    /// When a packet of it was last seen (kernel monotonic clock, refreshed at most
+    /// once a second).
     pub last_seen: Duration,
+    /// Whether the client's ACK was seen: the handshake completed. Unconfirmed entries
+    /// (spoofed SYNs among them) give way to new connections and expire in a minute.
+    pub confirmed: bool,
     /// Where it was found: bucket, way, and the words it was stored as.
     place: (usize, usize, u64, u32),
 }
@@ -133,10 +142,11 @@ impl ConnTable {
             .sum()
     }
 
-    /// Sets the time connections were last seen, where they are still in the table.
+    /// Sets the time connections were last seen, where they are still in the table,
+    /// keeping whether they are confirmed.
     pub(crate) fn touch(&self, connections: &[Connection], at: Duration) {
-        let at = at.as_nanos() as u64;
         for c in connections {
+            let at = (at.as_nanos() as u64 & !CONFIRMED) | u64::from(c.confirmed);
             let (i, w, addrs, ports) = c.place;
             self.with_lock(i, |b| {
                 // SAFETY: `b` is bucket i, locked by us; the way is in bounds.
@@ -160,6 +170,36 @@ impl ConnTable {
     }
 }
 
+impl Connection {
+    /// Whether the data path counts it as gone by `now` (idle longer than
+    /// `idle_timeout` when confirmed, than [`UNCONFIRMED_TIMEOUT`] when not), exactly
+    /// as the program's `conn_idle` does.
+    pub fn idle(&self, now: Duration, idle_timeout: Duration) -> bool {
+        let limit = if self.confirmed {
+            idle_timeout
+        } else {
+            UNCONFIRMED_TIMEOUT
+        };
+        now > self.last_seen && now - self.last_seen > limit
+    }
+}
+
+/// The bucket the program keeps a connection in (`conn_bucket`).
+#[cfg(test)]
+pub(crate) fn bucket_index(conn_seed: u64, addrs: u64, ports: u32) -> usize {
+    let h = fmix64(addrs ^ conn_seed) ^ u64::from(ports);
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BUCKET_BITS)) as usize
+}
+
+#[cfg(test)]
+fn fmix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 fn decode(bucket: usize, way: usize, b: &Bucket) -> Connection {
     let (addrs, ports) = (b.addrs[way], b.ports[way]);
     Connection {
@@ -168,7 +208,8 @@ fn decode(bucket: usize, way: usize, b: &Bucket) -> Connection {
         client_port: ports as u16,
         server_port: (ports >> 16) as u16,
         proto: 6,
-        last_seen: Duration::from_nanos(b.seen_ns[way]),
+        last_seen: Duration::from_nanos(b.seen_ns[way] & !CONFIRMED),
+        confirmed: b.seen_ns[way] & CONFIRMED != 0,
         place: (bucket, way, addrs, ports),
     }
 }
@@ -177,7 +218,7 @@ fn decode(bucket: usize, way: usize, b: &Bucket) -> Connection {
 mod tests {
     use super::*;
     use crate::packet::{self, tcp_flags};
-    use crate::{ktime_now, Dataplane, XDP_DROP, XDP_PASS};
+    use crate::{ktime_now, Dataplane, UNCONFIRMED_TIMEOUT, XDP_DROP, XDP_PASS};
     use nlb_core::convergence::SlotState;
 
     #[test]
@@ -224,6 +265,139 @@ mod tests {
         assert_eq!(dp.connections().unwrap(), 1);
     }
 
+    fn owned_web() -> (nlb_core::config::ClusterConfig, Dataplane) {
+        let text = "[cluster]\nname = \"ct\"\nvip = \"198.51.100.10\"\nkey_file = \"k\"\n\
+            conn_idle_timeout_s = 600\n\
+            [[cluster.rule]]\nports = 80\nprotocol = \"tcp\"\n\
+            [host]\nid = 1\ninterface = \"eth0\"\n";
+        let cluster = nlb_core::config::Config::parse(std::path::Path::new("ct.toml"), text)
+            .unwrap()
+            .cluster;
+        let mut dp = Dataplane::load(&cluster).expect("load the XDP program (run as root)");
+        dp.set_lease_deadline(ktime_now() + Duration::from_secs(3600))
+            .unwrap();
+        dp.set_slots(0, &vec![SlotState::Owned; cluster.table_size as usize])
+            .unwrap();
+        (cluster, dp)
+    }
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
+
+    fn key_words(client: Ipv4Addr, port: u16) -> (u64, u32) {
+        let c = u32::from_ne_bytes(client.octets());
+        let v = u32::from_ne_bytes(VIP.octets());
+        ((v as u64) << 32 | c as u64, 80 << 16 | port as u32)
+    }
+
+    #[test]
+    fn fully_owned_connections_age_by_their_own_packets_only() {
+        let (c, mut dp) = owned_web();
+        let client = Ipv4Addr::new(203, 0, 113, 7);
+        let syn = packet::tcp(MAC, client, VIP, 40000, 80, tcp_flags::SYN);
+        let ack = packet::tcp(MAC, client, VIP, 40000, 80, tcp_flags::ACK);
+        assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+        assert!(!dp.connections_list().unwrap()[0].confirmed);
+        assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_PASS);
+        assert!(
+            dp.connections_list().unwrap()[0].confirmed,
+            "the client's ACK confirms it, in a fully owned slot too"
+        );
+        // 500 s without a packet (the idle timeout is 600 s): a packet in a fully
+        // owned slot refreshes it.
+        let stale = ktime_now() - Duration::from_secs(500);
+        dp.touch(&dp.connections_list().unwrap(), stale).unwrap();
+        assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_PASS);
+        let seen = dp.connections_list().unwrap()[0].last_seen;
+        assert!(seen > stale + Duration::from_secs(400), "refreshed");
+        // Idle past conn_idle_timeout_s: gone for the daemon's count at once, and for
+        // the program at its next packet (which, in a released slot, is dropped).
+        dp.touch(
+            &dp.connections_list().unwrap(),
+            ktime_now() - Duration::from_secs(601),
+        )
+        .unwrap();
+        assert!(dp.live_connections(ktime_now()).is_empty());
+        dp.set_slots(0, &vec![SlotState::ReleasedDraining; c.table_size as usize])
+            .unwrap();
+        assert_eq!(dp.test_run(&ack, 1).unwrap().action, XDP_DROP);
+        assert_eq!(dp.connections().unwrap(), 0);
+        // An unconfirmed entry (a SYN and nothing after) lives a minute only.
+        dp.set_slots(0, &vec![SlotState::Owned; c.table_size as usize])
+            .unwrap();
+        assert_eq!(dp.test_run(&syn, 1).unwrap().action, XDP_PASS);
+        let now = ktime_now();
+        assert_eq!(dp.live_connections(now).len(), 1);
+        dp.touch(
+            &dp.connections_list().unwrap(),
+            now - UNCONFIRMED_TIMEOUT - Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(dp.live_connections(ktime_now()).is_empty());
+    }
+
+    #[test]
+    fn a_syn_flood_never_evicts_an_established_connection() {
+        let (_, dp) = owned_web();
+        let seed = dp.config.conn_seed;
+        let victim = (Ipv4Addr::new(203, 0, 113, 7), 40000);
+        let (a, p) = key_words(victim.0, victim.1);
+        let bucket = bucket_index(seed, a, p);
+        let syn = |(c, port): (Ipv4Addr, u16)| packet::tcp(MAC, c, VIP, port, 80, tcp_flags::SYN);
+        let ack = |(c, port): (Ipv4Addr, u16)| packet::tcp(MAC, c, VIP, port, 80, tcp_flags::ACK);
+        assert_eq!(dp.test_run(&syn(victim), 1).unwrap().action, XDP_PASS);
+        assert_eq!(dp.test_run(&ack(victim), 1).unwrap().action, XDP_PASS);
+        // Spoofed sources whose flows land in the victim's bucket.
+        let spoofed: Vec<(Ipv4Addr, u16)> = (0..=255u8)
+            .flat_map(|h| (1024..65535u16).map(move |port| (Ipv4Addr::new(198, 51, 100, h), port)))
+            .filter(|&(c, port)| {
+                let (a, p) = key_words(c, port);
+                bucket_index(seed, a, p) == bucket
+            })
+            .take(40)
+            .collect();
+        assert_eq!(spoofed.len(), 40, "enough flows share the bucket");
+        for &f in &spoofed {
+            assert_eq!(dp.test_run(&syn(f), 1).unwrap().action, XDP_PASS);
+        }
+        let in_bucket = |dp: &Dataplane| {
+            dp.connections_list()
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.place.0 == bucket)
+                .collect::<Vec<_>>()
+        };
+        let held = in_bucket(&dp);
+        assert_eq!(held.len(), WAYS);
+        assert!(
+            held.iter()
+                .any(|c| (c.client, c.client_port) == victim && c.confirmed),
+            "the established connection stays"
+        );
+        let counters: std::collections::BTreeMap<_, _> =
+            dp.counters().unwrap().into_iter().collect();
+        assert_eq!(counters["conn_evicted_unconfirmed"], 40 - (WAYS as u64 - 1));
+        // A bucket of established connections only: a new one goes untracked (it is
+        // still admitted in a fully owned slot) and evicts none of them.
+        let unconfirmed: Vec<(Ipv4Addr, u16)> = held
+            .iter()
+            .filter(|c| !c.confirmed)
+            .map(|c| (c.client, c.client_port))
+            .collect();
+        for &f in &unconfirmed {
+            assert_eq!(dp.test_run(&ack(f), 1).unwrap().action, XDP_PASS);
+        }
+        assert!(in_bucket(&dp).iter().all(|c| c.confirmed));
+        let newcomer = *spoofed.iter().find(|f| !unconfirmed.contains(f)).unwrap();
+        assert_eq!(dp.test_run(&syn(newcomer), 1).unwrap().action, XDP_PASS);
+        let counters: std::collections::BTreeMap<_, _> =
+            dp.counters().unwrap().into_iter().collect();
+        assert_eq!(counters["conn_table_full"], 1);
+        assert!(in_bucket(&dp)
+            .iter()
+            .any(|c| (c.client, c.client_port) == victim));
+    }
+
     #[test]
     fn layout_matches_the_program() {
         assert_eq!(std::mem::size_of::<Bucket>(), 168);
@@ -247,9 +421,10 @@ mod tests {
         b.ports[3] = 80 << 16 | 40000;
         b.seen_ns[3] = 5;
         let c = decode(9, 3, &b);
+        assert!(c.confirmed);
         assert_eq!(c.client, Ipv4Addr::new(203, 0, 113, 7));
         assert_eq!(c.vip, Ipv4Addr::new(198, 51, 100, 10));
         assert_eq!((c.client_port, c.server_port), (40000, 80));
-        assert_eq!(c.last_seen, Duration::from_nanos(5));
+        assert_eq!(c.last_seen, Duration::from_nanos(4));
     }
 }

@@ -16,7 +16,7 @@ use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader, Pod};
 use conntable::ConnTable;
-pub use conntable::Connection;
+pub use conntable::{Connection, UNCONFIRMED_TIMEOUT};
 use nlb_core::config::ClusterConfig;
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
@@ -95,7 +95,7 @@ struct SlotChunk {
 unsafe impl Pod for SlotChunk {}
 
 /// Counters kept by the program, by verdict (order of `enum counter`).
-pub const COUNTER_NAMES: [&str; 14] = [
+pub const COUNTER_NAMES: [&str; 16] = [
     "pass_not_ipv4",
     "pass_heartbeat",
     "pass_not_vip",
@@ -110,6 +110,8 @@ pub const COUNTER_NAMES: [&str; 14] = [
     "drop_malformed",
     "admit_fragment",
     "drop_fragment",
+    "conn_evicted_unconfirmed",
+    "conn_table_full",
 ];
 
 /// What can go wrong loading or driving the data path.
@@ -324,7 +326,7 @@ impl Dataplane {
         prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         let config = Config {
             seed: cluster.hash_seed,
-            idle_timeout_ns: 300_000_000_000,
+            idle_timeout_ns: u64::from(cluster.conn_idle_timeout_s) * 1_000_000_000,
             conn_seed: random_u64()?,
             table_size: cluster.table_size,
             chunks_per_rule: chunks as u32,
@@ -480,12 +482,6 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Sets how long an idle connection table entry is remembered.
-    pub fn set_idle_timeout(&mut self, idle: Duration) -> Result<(), Error> {
-        self.config.idle_timeout_ns = idle.as_nanos() as u64;
-        self.write_config()
-    }
-
     /// Writes a rule's slot states (`rule` equal to the rule count: the default host's
     /// traffic, one slot).
     pub fn set_slots(&mut self, rule: usize, states: &[SlotState]) -> Result<(), Error> {
@@ -559,13 +555,21 @@ impl Dataplane {
             .as_raw_fd())
     }
 
-    /// Every connection in the connection table.
+    /// Every connection in the connection table, idle ones included.
     pub fn connections_list(&self) -> Result<Vec<Connection>, Error> {
         Ok(self.conns.entries())
     }
 
-    /// Marks connections as seen at `at` (the daemon does so when it releases their
-    /// slot, so the idle timeout counts from the release at the earliest).
+    /// The connections this host still holds at `now`: the table less the entries the
+    /// program counts as idle (it forgets them at their next packet).
+    pub fn live_connections(&self, now: Duration) -> Vec<Connection> {
+        let idle = Duration::from_nanos(self.config.idle_timeout_ns);
+        let mut list = self.conns.entries();
+        list.retain(|c| !c.idle(now, idle));
+        list
+    }
+
+    /// Sets the time connections were last seen (tests use it to age them).
     pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
         self.conns.touch(connections, at);
         Ok(())

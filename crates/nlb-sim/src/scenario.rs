@@ -85,7 +85,10 @@ impl Scenario {
                 boot_all(&mut actions, None, rng);
                 let h = pick(rng);
                 drain_host = Some(h);
-                actions.push((ms(3000), Action::Command(h, Command::DrainStop)));
+                actions.push((
+                    ms(3000),
+                    Action::Command(h, Command::DrainStop { timeout: None }),
+                ));
                 ms(12000)
             }
             Scenario::Partition => {
@@ -144,7 +147,7 @@ impl Scenario {
                         1 => Action::Boot(h),
                         2 => Action::Command(h, Command::Stop),
                         3 => Action::Command(h, Command::Start),
-                        4 => Action::Command(h, Command::DrainStop),
+                        4 => Action::Command(h, Command::DrainStop { timeout: None }),
                         5 => Action::Command(
                             h,
                             Command::SetWeight {

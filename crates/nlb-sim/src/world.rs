@@ -880,12 +880,14 @@ impl World {
                     state: WireState::Started,
                     cluster_digest: self.hosts[0].config.cluster.digest().0,
                     boot_nonce: u64::MAX,
+                    age: Duration::from_secs(3600),
                     seq: u64::MAX,
                     proposed: 1,
                     committed: Some(1),
                     held: 0,
                     rules: vec![],
                     view: vec![],
+                    held_filter: vec![],
                 }
                 .encode(&key)
             }

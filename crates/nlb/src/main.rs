@@ -83,6 +83,11 @@ enum Command {
         /// Wait, showing the connections left, until the host has stopped.
         #[arg(long)]
         wait: bool,
+        /// Stop after SECS even if connections remain (they are dropped). Without it
+        /// the host waits for its last connection however long it lives, as Windows
+        /// NLB's drainstop does.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
         #[command(flatten)]
         options: VerbOptions,
     },
@@ -477,7 +482,17 @@ fn main() -> ExitCode {
         Command::Params { options } => verb(verbs::Verb::Params, options),
         Command::Start { options } => change(Request::Start, options),
         Command::Stop { options } => change(Request::Stop, options),
-        Command::Drainstop { wait, options } => verb(verbs::Verb::DrainStop { wait }, options),
+        Command::Drainstop {
+            wait,
+            timeout,
+            options,
+        } => verb(
+            verbs::Verb::DrainStop {
+                wait,
+                timeout_s: timeout,
+            },
+            options,
+        ),
         Command::Suspend { options } => change(Request::Suspend, options),
         Command::Resume { options } => change(Request::Resume, options),
         Command::Enable { target, options } => change(Request::Enable { target }, options),

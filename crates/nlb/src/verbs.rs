@@ -21,6 +21,8 @@ pub enum Verb {
     DrainStop {
         /// Wait, showing the connections left.
         wait: bool,
+        /// Stop after this many seconds even if connections remain.
+        timeout_s: Option<u64>,
     },
     /// One port rule.
     QueryPort(Target),
@@ -34,7 +36,9 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
         Verb::Query | Verb::Display => ask(&Request::Query)?,
         Verb::Params => ask(&Request::Params)?,
         Verb::Change(r) => ask(r)?,
-        Verb::DrainStop { .. } => ask(&Request::DrainStop)?,
+        Verb::DrainStop { timeout_s, .. } => ask(&Request::DrainStop {
+            timeout_s: *timeout_s,
+        })?,
         Verb::QueryPort(Target::Port { vip, port }) => ask(&Request::QueryPort {
             vip: *vip,
             port: *port,
@@ -66,7 +70,7 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
                 print_status(status, true);
             }
         }
-        Verb::DrainStop { wait: true } => {
+        Verb::DrainStop { wait: true, .. } => {
             let mut last = None;
             let mut reply = reply;
             while let Reply::Status { status, .. } = &reply {
@@ -75,10 +79,16 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
                 }
                 let left = status.connections_draining;
                 if !json && last != Some(left) {
-                    println!(
-                        "Host {} is draining: {left} connection(s) left",
-                        status.host
-                    );
+                    match status.drain_timeout_left_s {
+                        Some(t) => println!(
+                            "Host {} is draining: {left} connection(s) left; it stops in {t} s at the latest",
+                            status.host
+                        ),
+                        None => println!(
+                            "Host {} is draining: {left} connection(s) left",
+                            status.host
+                        ),
+                    }
                     last = Some(left);
                 }
                 std::thread::sleep(Duration::from_millis(250));
@@ -87,10 +97,22 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
             if json {
                 print_json(&reply);
             } else if let Reply::Status { status, .. } = &reply {
-                println!(
-                    "Host {} has stopped: its last connection closed.",
-                    status.host
-                );
+                let timed_out = status
+                    .recent_events
+                    .iter()
+                    .rev()
+                    .any(|e| e.contains("drainstop timed out"));
+                if timed_out {
+                    println!(
+                        "Host {} has stopped: the drainstop timed out with connections left (they were dropped).",
+                        status.host
+                    );
+                } else {
+                    println!(
+                        "Host {} has stopped: its last connection closed.",
+                        status.host
+                    );
+                }
             }
         }
         _ if json => print_json(&reply),
@@ -136,10 +158,13 @@ fn print_status(s: &Status, full: bool) {
             hosts(&s.proposed)
         ),
         "Draining" => println!(
-            "Host {} is draining ({} connection(s) left) with the following host(s) as part \
+            "Host {} is draining ({} connection(s) left{}) with the following host(s) as part \
              of the cluster:\n{}",
             s.host,
             s.connections_draining,
+            s.drain_timeout_left_s
+                .map(|t| format!("; it stops in {t} s at the latest"))
+                .unwrap_or_default(),
             hosts(&s.members)
         ),
         state => println!(
@@ -233,8 +258,8 @@ fn print_rules(rules: &[RuleStatus]) {
             100.0 * f64::from(r.slots_owned) / f64::from(r.slots_total.max(1)),
             if r.slots_draining > 0 || r.slots_pending > 0 {
                 format!(
-                    "  ({} slots draining, {} pending)",
-                    r.slots_draining, r.slots_pending
+                    "  ({} slots draining with {} connection(s), {} pending)",
+                    r.slots_draining, r.connections_draining, r.slots_pending
                 )
             } else {
                 String::new()
@@ -258,7 +283,7 @@ fn print_params(p: &Params) {
     }
     println!("  HeartbeatPeriod        = {} ms", p.heartbeat_period_ms);
     println!("  AliveMsgTolerance      = {}", p.loss_tolerance);
-    println!("  HandoverTimeout        = {} ms", p.handover_timeout_ms);
+    println!("  ConnIdleTimeout        = {} s", p.conn_idle_timeout_s);
     println!("  TableSize              = {}", p.table_size);
     println!("  ClusterDigest          = {}", p.cluster_digest);
     println!("Host configuration:");

@@ -22,12 +22,12 @@ use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
 use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::{debug, error};
 
 /// nlb's daemon: makes this host a member of the cluster its configuration file names.
@@ -83,11 +83,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn random_u64() -> u64 {
+fn random_u64() -> Result<u64, String> {
     let mut b = [0u8; 8];
-    // SAFETY: getrandom fills the buffer we pass.
-    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
-    u64::from_ne_bytes(b)
+    // SAFETY: getrandom writes at most 8 bytes into the buffer we pass.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
+    if n != 8 {
+        return Err(format!(
+            "reading random bytes (getrandom): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(u64::from_ne_bytes(b))
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -279,13 +285,11 @@ fn run(args: &Args) -> Result<(), String> {
     };
 
     let now = ktime_now();
-    let boot_nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
     let mut node = match resumed {
         Some(node) => node,
-        None => Node::new(&config, key, boot_nonce, random_u64() >> 2, tx_mac, now),
+        // The incarnation nonce is random: no clock grows across restarts for sure (a
+        // VM restored from a snapshot, a host without an RTC, NTP stepping back).
+        None => Node::new(&config, key, random_u64()?, random_u64()? >> 2, tx_mac, now),
     };
     log.info(
         ktime_now(),
@@ -300,7 +304,6 @@ fn run(args: &Args) -> Result<(), String> {
     let mut generation = u64::MAX;
     let mut next_report = now;
     let mut next_igmp = now + Duration::from_secs(10);
-    let mut released_before: BTreeSet<(usize, u32)> = BTreeSet::new();
     let mut rejected = 0u64;
     let mut stopping = false;
     let mut arp_responder = false;
@@ -377,7 +380,7 @@ fn run(args: &Args) -> Result<(), String> {
         dp.set_lease_deadline(lease).map_err(|e| e.to_string())?;
         if now >= next_report {
             next_report = now + period;
-            report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
+            report_held(&mut node, &mut dp, cluster, now);
         }
         for (client, served) in served {
             let reply = match served {
@@ -385,7 +388,7 @@ fn run(args: &Args) -> Result<(), String> {
                 Served::Changed(message) => {
                     // Count what the released slots hold now, so the reply (and
                     // drainstop --wait) shows connections, not unreported slots.
-                    report_held(&mut node, &mut dp, cluster, &mut released_before, now)?;
+                    report_held(&mut node, &mut dp, cluster, now);
                     sync_slots(&node, &mut dp, &mut generation)?;
                     status(&node, &config, &dp, &log, now, Some(message))
                 }
@@ -468,23 +471,19 @@ fn sync_slots(node: &Node, dp: &mut Dataplane, generation: &mut u64) -> Result<(
 }
 
 /// Tells the state machine how many connections the data path still holds in each
-/// released slot, and stamps the connections of newly released slots (their idle
-/// time counts from the release).
+/// released slot: the live ones (idle entries the program has not yet met a packet of
+/// count as gone, as they are to the program).
 fn report_held(
     node: &mut Node,
     dp: &mut Dataplane,
     cluster: &nlb_core::config::ClusterConfig,
-    released_before: &mut BTreeSet<(usize, u32)>,
     now: Duration,
-) -> Result<(), String> {
-    let released: BTreeSet<(usize, u32)> = node.released_slots().collect();
-    if released.is_empty() {
-        released_before.clear();
-        return Ok(());
+) {
+    let mut held: BTreeMap<(usize, u32), u32> = node.released_slots().map(|k| (k, 0)).collect();
+    if held.is_empty() {
+        return;
     }
-    let mut held: BTreeMap<(usize, u32), u32> = released.iter().map(|k| (*k, 0)).collect();
-    let mut newly = Vec::new();
-    for c in dp.connections_list().map_err(|e| e.to_string())? {
+    for c in dp.live_connections(ktime_now()) {
         let flow = Flow {
             vip: IpAddr::V4(c.vip),
             transport: Transport::from_ip_proto(c.proto),
@@ -492,20 +491,11 @@ fn report_held(
             client_port: c.client_port,
             server_port: c.server_port,
         };
-        let Some(key) = locate(cluster, &flow) else {
-            continue;
-        };
-        if let Some(n) = held.get_mut(&key) {
+        if let Some(n) = locate(cluster, &flow).and_then(|key| held.get_mut(&key)) {
             *n += 1;
-            if !released_before.contains(&key) {
-                newly.push(c);
-            }
         }
     }
-    dp.touch(&newly, ktime_now()).map_err(|e| e.to_string())?;
     node.report_held_many(now, held);
-    *released_before = released;
-    Ok(())
 }
 
 /// Logs a state machine event.
@@ -561,5 +551,18 @@ fn log_event(log: &mut EventLog, now: Duration, e: &Event) {
             format!("{count} heartbeats failed authentication (latest from {src})"),
         ),
         Event::StateChanged { from, to } => log.info(now, format!("state {from:?} -> {to:?}")),
+        Event::DrainTimedOut { held } => log.warn(
+            now,
+            format!("drainstop timed out: stopped with {held} connection(s) still open (dropped)"),
+        ),
+        Event::PeerUnverified { host, frames } => log.warn(
+            now,
+            format!(
+                "host {host} is heard but not admitted: {frames} of its heartbeats carry an \
+                 incarnation that acknowledges none of this host's recent ones; either it \
+                 cannot hear this host (check the path from here to it), or someone replays \
+                 its old heartbeats"
+            ),
+        ),
     }
 }

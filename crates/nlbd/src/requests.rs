@@ -64,7 +64,9 @@ pub fn serve(
         }
         Request::Start => Command::Start,
         Request::Stop => Command::Stop,
-        Request::DrainStop => Command::DrainStop,
+        Request::DrainStop { timeout_s } => Command::DrainStop {
+            timeout: timeout_s.map(Duration::from_secs),
+        },
         Request::Suspend => Command::Suspend,
         Request::Resume => Command::Resume,
         Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {

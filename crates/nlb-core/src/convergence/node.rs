@@ -18,8 +18,17 @@
 //!    from peers whose committed view includes this host.
 //! 3. Liveness is refreshed only by frames that acknowledge one of this host's own
 //!    recent sequence numbers (which start at a random offset each boot), so captured
-//!    frames replayed later cannot keep or bring a host into the view.
+//!    frames replayed later cannot keep or bring a host into the view. The same proof
+//!    is what makes a peer's new incarnation (a restart: a new random nonce) replace the
+//!    one we know: incarnations are not ordered by any clock, so a restart is believed
+//!    only from a frame that acknowledges one of our recent frames, which no replay of
+//!    any past incarnation can.
+//!
+//! A slot's handover ends only when its previous owner holds no connection there (the
+//! data path reports it, per slot, and heartbeats advertise it in a [`HeldFilter`]) or
+//! that owner leaves the view: never on a clock.
 
+use super::held::HeldFilter;
 use super::slots::{SlotCounts, SlotState};
 use super::view::{Member, View};
 use crate::classify::{Ownership, RuleOwnership};
@@ -28,8 +37,8 @@ use crate::host::{HostId, HostRuleSettings, InitialState};
 use crate::mac::MacAddr;
 use crate::rules::Filtering;
 use crate::wire::{
-    DecodeError, Heartbeat, HeartbeatView, WireMember, WireRule, WireState, ACK_MASK,
-    RULE_DRAINING, RULE_ENABLED,
+    held_filter_room, DecodeError, Heartbeat, HeartbeatView, WireMember, WireRule, WireState,
+    ACK_MASK, RULE_DRAINING, RULE_ENABLED,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -65,8 +74,12 @@ pub enum Command {
     Start,
     /// Leave at once, dropping existing connections.
     Stop,
-    /// Take no new flows, finish existing connections, then stop.
-    DrainStop,
+    /// Take no new flows, finish existing connections, then stop; with a timeout, stop
+    /// when it passes even if connections remain (dropping them).
+    DrainStop {
+        /// The longest wait for the last connection; `None` waits as long as it takes.
+        timeout: Option<Duration>,
+    },
     /// Stop and ignore every command but resume.
     Suspend,
     /// Leave the suspended state (the host stays stopped until started).
@@ -200,6 +213,21 @@ pub enum Event {
         /// After.
         to: WireState,
     },
+    /// A drainstop's timeout passed with connections still held: the host stopped and
+    /// dropped them.
+    DrainTimedOut {
+        /// Connections still held when it stopped.
+        held: u32,
+    },
+    /// A host is heard but not admitted: its frames carry an incarnation we have not
+    /// verified, for they acknowledge none of our recent frames. Either it cannot hear
+    /// this host (a one-way link), or someone replays frames of its past.
+    PeerUnverified {
+        /// The host.
+        host: HostId,
+        /// Its frames rejected since the last report.
+        frames: u64,
+    },
 }
 
 /// Why a host left the view.
@@ -286,6 +314,8 @@ pub struct RuleSnapshot {
     pub weight: u8,
     /// Slots by state.
     pub slots: SlotCounts,
+    /// Connections this host still serves in the rule's released slots.
+    pub held: u32,
 }
 
 /// Everything `nlb query` and `nlb display` show.
@@ -309,6 +339,8 @@ pub struct Snapshot {
     pub rules: Vec<RuleSnapshot>,
     /// Connections held in released slots.
     pub held: u32,
+    /// Time left before a drainstop with a timeout stops the host.
+    pub drain_deadline_left: Option<Duration>,
     /// Time left on the lease (None: no peers, unlimited).
     pub lease_left: Option<Duration>,
     /// Peers heard recently.
@@ -337,6 +369,13 @@ struct Peer {
     proposed: u64,
     committed: Option<u64>,
     held: u32,
+    /// Which slots it holds those connections in.
+    held_filter: HeldFilter,
+    /// Frames of an unverified other incarnation since the last report, and when the
+    /// first of them came.
+    unverified: Option<(u64, Duration)>,
+    /// When such frames were last reported.
+    unverified_reported: Option<Duration>,
     /// Send time of our latest frame this peer acknowledged while its committed view
     /// was one that includes us.
     lease_ack: Option<Duration>,
@@ -352,6 +391,9 @@ struct Committed {
 
 /// A released slot: connections still held (if reported), and when it was released.
 type Released = (Option<u32>, Duration);
+
+/// How often at most a peer that is heard but not verified is reported.
+const UNVERIFIED_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// What a host hands to its successor process ([`Node::hand_off`], [`Node::resume`]).
 /// Times are on the host's monotonic clock, which both processes share.
@@ -373,6 +415,8 @@ pub struct HandOff {
     released: Vec<((usize, u32), Released)>,
     auth_failure_at: Option<Duration>,
     listening_until: Duration,
+    started_at: Duration,
+    drain_deadline: Option<Duration>,
     counters: Counters,
 }
 
@@ -392,7 +436,6 @@ pub struct Node {
     /// this recently: older ones may come from replayed frames.
     ack_window: Duration,
     lease_span: Duration,
-    handover_timeout: Duration,
     state: WireState,
     base: Vec<HostRuleSettings>,
     modes: Vec<RuleMode>,
@@ -409,6 +452,10 @@ pub struct Node {
     generation: u64,
     /// Released slots: (rule, slot) -> (connections still held if reported, released at).
     released: BTreeMap<(usize, u32), Released>,
+    /// When this incarnation started (its age, advertised, settles duplicate host ids).
+    started_at: Duration,
+    /// When a drainstop with a timeout stops the host.
+    drain_deadline: Option<Duration>,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
@@ -433,9 +480,10 @@ pub struct Node {
 }
 
 impl Node {
-    /// A host as configured. `boot_nonce` must grow from one start of the host to the
-    /// next (the daemon uses the wall-clock time of its start); `seq_start` should be
-    /// random. `src` is the MAC heartbeats are sent from.
+    /// A host as configured. `boot_nonce` names this incarnation and must differ from
+    /// every earlier one of the host: the daemon draws it at random, for no clock can be
+    /// trusted to grow across a restart. `seq_start` should be random too. `src` is the
+    /// MAC heartbeats are sent from.
     pub fn new(
         config: &Config,
         key: [u8; 32],
@@ -481,7 +529,6 @@ impl Node {
             loss_window: period * tolerance,
             ack_window: period * 2,
             lease_span: period * (tolerance - 1),
-            handover_timeout: Duration::from_millis(cluster.handover_timeout_ms.into()),
             state,
             base: config.host.rules.clone(),
             modes: vec![RuleMode::Enabled; cluster.rules.len()],
@@ -494,6 +541,8 @@ impl Node {
             previous_committed: None,
             slots,
             released: BTreeMap::new(),
+            started_at: now,
+            drain_deadline: None,
             generation: 0,
             blocked_by_mismatch: false,
             blocked_by_key: false,
@@ -538,6 +587,8 @@ impl Node {
             released: self.released.iter().map(|(k, v)| (*k, *v)).collect(),
             auth_failure_at: self.auth_failure_at,
             listening_until: self.listening_until,
+            started_at: self.started_at,
+            drain_deadline: self.drain_deadline,
             counters: self.counters,
         }
     }
@@ -583,6 +634,8 @@ impl Node {
         node.slots = h.slots;
         node.released = h.released.into_iter().collect();
         node.auth_failure_at = h.auth_failure_at;
+        node.started_at = h.started_at;
+        node.drain_deadline = h.drain_deadline;
         // It heard nothing between the processes: peers it finds silent now may only
         // have gone unheard. Like a host that just started, it listens for a loss
         // window before it would commit a view of itself alone.
@@ -638,11 +691,7 @@ impl Node {
             candidates.push(p.heard_at + self.loss_window);
         }
         candidates.extend(self.lease_expiry());
-        candidates.extend(
-            self.released
-                .values()
-                .map(|(_, at)| *at + self.handover_timeout),
-        );
+        candidates.extend(self.drain_deadline);
         candidates
             .into_iter()
             .filter(|&d| d > now)
@@ -650,7 +699,7 @@ impl Node {
             .unwrap_or(now + self.period)
     }
 
-    /// Advances time: sends due heartbeats, loses silent peers, finishes handovers.
+    /// Advances time: sends due heartbeats, loses silent peers, ends timed-out drains.
     pub fn tick(&mut self, now: Duration) {
         self.reevaluate(now);
     }
@@ -682,21 +731,28 @@ impl Node {
                 if self.state == WireState::Stopped {
                     self.listening_until = now + self.loss_window;
                 }
+                self.drain_deadline = None;
                 if matches!(self.state, WireState::Stopped | WireState::Draining) {
                     self.set_state(WireState::Started);
                 }
             }
-            Command::Stop => self.stop_now(WireState::Stopped),
+            Command::Stop => {
+                self.drain_deadline = None;
+                self.stop_now(WireState::Stopped)
+            }
             Command::Suspend => self.stop_now(WireState::Suspended),
             Command::Resume => {
                 if self.state == WireState::Suspended {
                     self.set_state(WireState::Stopped);
                 }
             }
-            Command::DrainStop => {
+            Command::DrainStop { timeout } => {
                 if self.state == WireState::Started {
                     self.set_state(WireState::Draining);
                     self.release_now(None, true, now);
+                }
+                if self.state == WireState::Draining {
+                    self.drain_deadline = timeout.map(|t| now + t);
                 }
             }
             Command::Enable(sel) | Command::Disable(sel) | Command::Drain(sel) => {
@@ -848,6 +904,22 @@ impl Node {
         self.released.values().map(|(c, _)| c.unwrap_or(1)).sum()
     }
 
+    /// Connections held in one rule's released slots (unreported slots count one).
+    pub fn held_in_rule(&self, rule: usize) -> u32 {
+        self.released
+            .range((rule, 0)..=(rule, u32::MAX))
+            .map(|(_, (c, _))| c.unwrap_or(1))
+            .sum()
+    }
+
+    /// The released slots that hold connections (or are not yet reported).
+    fn held_slots(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.released
+            .iter()
+            .filter(|(_, (c, _))| *c != Some(0))
+            .map(|(k, _)| *k)
+    }
+
     /// The snapshot `nlb query` shows.
     pub fn snapshot(&self, now: Duration) -> Snapshot {
         let default_host = self.ownership().and_then(|o| o.default_host);
@@ -879,12 +951,14 @@ impl Node {
                 mode,
                 weight: self.weights[i],
                 slots: SlotCounts::of(&self.slots[i]),
+                held: self.held_in_rule(i),
             })
             .collect();
         rules.push(RuleSnapshot {
             mode: RuleMode::Enabled,
             weight: 0,
             slots: SlotCounts::of(&self.slots[self.modes.len()]),
+            held: self.held_in_rule(self.modes.len()),
         });
         Snapshot {
             host: self.id,
@@ -896,6 +970,7 @@ impl Node {
             default_host,
             rules,
             held: self.held(),
+            drain_deadline_left: self.drain_deadline.map(|d| d.saturating_sub(now)),
             lease_left: self.lease_expiry().map(|e| e.saturating_sub(now)),
             peers: self
                 .peers
@@ -946,6 +1021,10 @@ impl Node {
         if hb.host_id() == self.id.0 {
             return self.accept_own_id(&hb, now);
         }
+        // Whether this frame acknowledges one of our recent frames: the sender is live
+        // and hears us. No replay of a frame sent before our recent ones can.
+        let entry = hb.member(self.id.0);
+        let fresh = entry.is_some_and(|m| self.sent_time_of(m.ack, now, self.ack_window).is_some());
         // Replay protection per sender incarnation.
         let id = hb.host_id();
         let (nonce, seq) = (hb.boot_nonce(), hb.seq());
@@ -961,14 +1040,23 @@ impl Node {
                     return Err(Rejection::Replay);
                 }
             }
-            Some(p) if nonce > p.nonce => {
+            Some(p) if fresh => {
+                // Another incarnation that hears us now: the host restarted. Its nonce
+                // is random, so nothing orders incarnations but this proof of liveness.
                 p.previous = Some((p.nonce, p.last_seq));
                 p.nonce = nonce;
+                p.last_seq = 0;
                 p.fresh_at = None;
                 p.lease_ack = None;
+                p.unverified = None;
                 restarted = true;
             }
-            Some(_) => {
+            Some(p) => {
+                // Another incarnation that does not prove it hears us: a replay of any
+                // past one, or a restarted host that has not heard us yet (its next
+                // frame will acknowledge ours). Counted, reported if it goes on.
+                let (n, _) = p.unverified.get_or_insert((0, now));
+                *n += 1;
                 self.counters.stale_incarnations += 1;
                 return Err(Rejection::StaleIncarnation);
             }
@@ -990,6 +1078,9 @@ impl Node {
                         proposed: 0,
                         committed: None,
                         held: 0,
+                        held_filter: HeldFilter::default(),
+                        unverified: None,
+                        unverified_reported: None,
                         lease_ack: None,
                         mismatch_reported: false,
                     },
@@ -997,10 +1088,7 @@ impl Node {
             }
         }
         self.counters.accepted += 1;
-        // Whether this frame acknowledges one of our recent frames (the sender is live and
-        // hears us), and whether it renews our lease.
-        let entry = hb.member(self.id.0);
-        let fresh = entry.is_some_and(|m| self.sent_time_of(m.ack, now, self.ack_window).is_some());
+        // Whether it renews our lease.
         let lease_from = entry
             .filter(|m| m.fresh)
             .and_then(|m| self.sent_time_of(m.ack, now, self.loss_window));
@@ -1024,7 +1112,13 @@ impl Node {
         p.proposed = hb.proposed();
         p.committed = hb.committed();
         p.held = hb.held();
+        if p.held_filter.as_bytes() != hb.held_filter() {
+            p.held_filter = HeldFilter::from_bytes(hb.held_filter());
+        }
         p.last_was_fresh = fresh;
+        if fresh {
+            p.unverified = None;
+        }
         if fresh {
             p.fresh_at = Some(now);
         }
@@ -1090,7 +1184,19 @@ impl Node {
             return Err(Rejection::Replay);
         }
         self.counters.accepted += 1;
-        let we_refuse = theirs < self.nonce;
+        // The younger incarnation gives way: ages come from each host's monotonic
+        // clock, which no wall-clock step moves. Ages within a loss window of each other
+        // (hosts started together, or a frame's transit) are a tie the nonces settle, so
+        // both sides always reach the same answer.
+        let ours = now.saturating_sub(self.started_at);
+        let theirs_age = hb.age();
+        let we_refuse = if ours + self.loss_window < theirs_age {
+            true
+        } else if theirs_age + self.loss_window < ours {
+            false
+        } else {
+            self.nonce < theirs
+        };
         if we_refuse && self.state != WireState::Refused {
             self.events
                 .push_back(Event::DuplicateHostId { theirs, we_refuse });
@@ -1122,6 +1228,7 @@ impl Node {
         self.progress(now);
         self.lease = self.compute_lease();
         self.report_auth_failures(now);
+        self.report_unverified(now);
         self.maybe_send(now);
     }
 
@@ -1213,6 +1320,7 @@ impl Node {
         if super::view::view_digest(entries.iter().copied()) == self.proposed_digest {
             return;
         }
+        let we_left = me.is_none();
         let mut members: Vec<Member> = me.into_iter().collect();
         members.extend(self.proposed_peers(now).map(|(&id, p)| {
             Member::with_digest(HostId(id), p.nonce, p.state, p.rules.clone(), p.settings)
@@ -1227,8 +1335,10 @@ impl Node {
                 self.events.push_back(Event::HostJoined { host: m.id });
             }
         }
+        // When this host leaves (stopped, drained, standing aside), its view empties:
+        // that is its own state change, reported as such, not a loss of every peer.
         for m in self.proposed.members() {
-            if m.id == self.id || view.get(m.id).is_some() {
+            if we_left || m.id == self.id || view.get(m.id).is_some() {
                 continue;
             }
             let reason = match self.peers.get(&m.id.0) {
@@ -1370,10 +1480,16 @@ impl Node {
         };
         let mut changed = false;
         if self.all_members_committed() {
-            let others_hold =
-                c.view.members().iter().any(|m| {
-                    m.id != self.id && self.peers.get(&m.id.0).is_some_and(|p| p.held > 0)
-                });
+            // The filters of the members that hold connections in slots they released.
+            let holders: Vec<&HeldFilter> = c
+                .view
+                .members()
+                .iter()
+                .filter(|m| m.id != self.id)
+                .filter_map(|m| self.peers.get(&m.id.0))
+                .filter(|p| p.held > 0)
+                .map(|p| &p.held_filter)
+                .collect();
             for (r, table) in self.slots.iter_mut().enumerate() {
                 for (i, s) in table.iter_mut().enumerate() {
                     if *s == SlotState::Pending {
@@ -1382,23 +1498,28 @@ impl Node {
                         // Ours again: connections from an earlier tenure are simply ours.
                         self.released.remove(&(r, i as u32));
                     }
-                    // Fully ours only while no member may hold connections in slots it
-                    // released: those could be in ours (after a partition heals into the
-                    // same view, too). Members time their held connections out themselves.
+                    if !matches!(*s, SlotState::OwnedNewFlowsOnly | SlotState::Owned) {
+                        continue;
+                    }
+                    // Fully ours only while no member may hold connections in this slot:
+                    // a previous owner serves them for as long as they live (after a
+                    // partition heals into the same view, too). A member that leaves
+                    // the view holds nothing any more.
+                    let held = holders.iter().any(|f| f.may_hold(r, i as u32));
                     match *s {
-                        SlotState::OwnedNewFlowsOnly if !others_hold => *s = SlotState::Owned,
-                        SlotState::Owned if others_hold => *s = SlotState::OwnedNewFlowsOnly,
+                        SlotState::OwnedNewFlowsOnly if !held => *s = SlotState::Owned,
+                        SlotState::Owned if held => *s = SlotState::OwnedNewFlowsOnly,
                         _ => continue,
                     }
                     changed = true;
                 }
             }
         }
-        let timeout = self.handover_timeout;
+        // A released slot is done when its last connection has closed or idled out.
         let done: Vec<(usize, u32)> = self
             .released
             .iter()
-            .filter(|(_, (held, at))| *held == Some(0) || now >= *at + timeout)
+            .filter(|(_, (held, _))| *held == Some(0))
             .map(|(k, _)| *k)
             .collect();
         for (r, s) in done {
@@ -1410,6 +1531,13 @@ impl Node {
         }
         if changed {
             self.generation += 1;
+        }
+        if self.state == WireState::Draining && self.drain_deadline.is_some_and(|d| now >= d) {
+            self.events
+                .push_back(Event::DrainTimedOut { held: self.held() });
+            self.drain_deadline = None;
+            self.stop_now(WireState::Stopped);
+            return;
         }
         if self.state == WireState::Draining
             && self.released.is_empty()
@@ -1424,6 +1552,7 @@ impl Node {
                     .is_some_and(|m| m.state == WireState::Draining)
             })
         {
+            self.drain_deadline = None;
             self.set_state(WireState::Stopped);
             self.uncommit();
         }
@@ -1486,6 +1615,27 @@ impl Node {
         self.last_auth_report = Some(now);
     }
 
+    /// Reports peers heard only through frames of an unverified incarnation for a loss
+    /// window (a restarted host is verified within a period), at most every ten seconds.
+    fn report_unverified(&mut self, now: Duration) {
+        for (&id, p) in self.peers.iter_mut() {
+            let Some((frames, since)) = p.unverified else {
+                continue;
+            };
+            let due = now >= since + self.loss_window
+                && p.unverified_reported
+                    .is_none_or(|t| now >= t + UNVERIFIED_REPORT_EVERY);
+            if due {
+                self.events.push_back(Event::PeerUnverified {
+                    host: HostId(id),
+                    frames,
+                });
+                p.unverified_reported = Some(now);
+                p.unverified = None;
+            }
+        }
+    }
+
     // ----- sending -----
 
     fn earliest_triggered_send(&self) -> Duration {
@@ -1516,6 +1666,13 @@ impl Node {
                 fresh: p.last_was_fresh,
             })
             .collect();
+        let held = self.held();
+        let room = held_filter_room(self.cluster.rules.len(), view.len());
+        let held_filter = if held > 0 {
+            HeldFilter::build(room, self.held_slots())
+        } else {
+            HeldFilter::default()
+        };
         let hb = Heartbeat {
             dst: self.dst,
             src: self.src,
@@ -1523,12 +1680,14 @@ impl Node {
             state: self.state,
             cluster_digest: self.digest,
             boot_nonce: self.nonce,
+            age: now.saturating_sub(self.started_at),
             seq,
             proposed: self.proposed_digest,
             committed: self.committed_digest(),
-            held: self.held(),
+            held,
             rules: self.my_rules(),
             view,
+            held_filter: held_filter.as_bytes().to_vec(),
         };
         self.transmit.push_back(hb.encode(&self.key));
         if self.sent.len() == SENT_HISTORY {
