@@ -178,7 +178,7 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert!(nlb_core::config::load_key(&key).is_ok());
+    assert!(nlb_core::key::read_key(&key).is_ok());
     let again = nlb(&["keygen", k]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("exists") && stderr(&again).contains("--force"));
