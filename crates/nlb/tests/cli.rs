@@ -37,6 +37,34 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// The example cluster's three files in a scratch directory, beside the key file they
+/// name (`web.key`, made by `nlb keygen`).
+fn example_cluster(name: &str) -> (PathBuf, Vec<String>) {
+    let d = scratch(name);
+    let files: Vec<String> = ["host1.toml", "host2.toml", "host3.toml"]
+        .iter()
+        .map(|f| {
+            let to = d.join(f);
+            std::fs::copy(example(f), &to).unwrap();
+            to.display().to_string()
+        })
+        .collect();
+    let key = d.join("web.key");
+    let _ = std::fs::remove_file(&key);
+    assert!(nlb(&["keygen", key.to_str().unwrap()]).status.success());
+    (d, files)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
 fn ip2mac_prints_the_domain_worked_example() {
     let o = nlb(&["ip2mac", "172.31.3.232"]);
@@ -189,6 +217,16 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
     );
     assert!(nlb(&["keygen", k, "--force"]).status.success());
     assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
+    assert_eq!(mode_of(&key), 0o600);
+    // A file others could read is replaced by a private one.
+    set_mode(&key, 0o644);
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(nlb(&["keygen", k, "--force"]).status.success());
+    assert_eq!(mode_of(&key), 0o600);
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
+    assert!(nlb_core::key::read_key(&key).is_ok());
+    // Nothing left beside it.
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
     std::fs::remove_dir_all(d).unwrap();
 }
 
