@@ -82,6 +82,8 @@ pub enum VipError {
     Broadcast,
     /// 127/8 or `::1`.
     Loopback,
+    /// 169.254/16 or fe80::/10: valid on one link only, so no router forwards to it.
+    LinkLocal,
 }
 
 impl fmt::Display for VipError {
@@ -91,6 +93,9 @@ impl fmt::Display for VipError {
             VipError::Multicast => "a multicast address cannot be a VIP",
             VipError::Broadcast => "the broadcast address cannot be a VIP",
             VipError::Loopback => "a loopback address cannot be a VIP",
+            VipError::LinkLocal => {
+                "a link-local address (169.254.0.0/16, fe80::/10) cannot be a VIP: routers do not forward to it"
+            }
         })
     }
 }
@@ -108,12 +113,44 @@ pub fn validate_vip(ip: IpAddr) -> Result<(), VipError> {
     if ip.is_loopback() {
         return Err(VipError::Loopback);
     }
-    if let IpAddr::V4(v4) = ip {
-        if v4.is_broadcast() {
-            return Err(VipError::Broadcast);
-        }
+    match ip {
+        IpAddr::V4(v4) if v4.is_broadcast() => return Err(VipError::Broadcast),
+        IpAddr::V4(v4) if v4.is_link_local() => return Err(VipError::LinkLocal),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => return Err(VipError::LinkLocal),
+        _ => {}
     }
     Ok(())
+}
+
+/// A host id that cannot be used in unicast mode: its masked source MAC would be the
+/// cluster MAC itself (`02-bf-...`, id 191 = 0xbf), so switches would learn the cluster
+/// MAC on that host's port and send it all of the VIP's traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "host id {host_id} ({host_id:#04x}) cannot be used in unicast mode: its masked source MAC \
+     02-{host_id:02x}-WW-XX-YY-ZZ is the cluster MAC itself, so switches would learn the cluster \
+     MAC on that host's port and send it all of the VIP's traffic; choose another host id \
+     (any of 1..=255 but {host_id})"
+)]
+pub struct UnicastHostIdError {
+    /// The host id.
+    pub host_id: u8,
+}
+
+/// Checks that `host_id` can mask its source MAC in unicast mode: its masked source MAC
+/// must not be the cluster MAC. (Two hosts with different ids always have different
+/// masked source MACs: the id is the second octet.)
+pub fn check_unicast_host_id(host_id: u8) -> Result<(), UnicastHostIdError> {
+    // Both MACs end in the same four VIP octets, so whether they collide does not
+    // depend on the VIP; any VIP shows it.
+    let a = ClusterAddressing {
+        vip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+    };
+    if a.masked_source_mac(host_id) == a.cluster_mac(OperationMode::Unicast) {
+        Err(UnicastHostIdError { host_id })
+    } else {
+        Ok(())
+    }
 }
 
 /// The four octets a VIP contributes to the cluster MACs: the IPv4 address, or
@@ -175,7 +212,8 @@ impl ClusterAddressing {
     }
 
     /// The source MAC a host puts on its outgoing frames in unicast mode
-    /// (Windows' MaskSourceMAC): `02-<host id>-WW-XX-YY-ZZ`.
+    /// (Windows' MaskSourceMAC): `02-<host id>-WW-XX-YY-ZZ`. For host id 191 this is the
+    /// cluster MAC, which [`check_unicast_host_id`] refuses.
     pub fn masked_source_mac(&self, host_id: u8) -> MacAddr {
         let [w, x, y, z] = vip_octets(self.vip);
         MacAddr([0x02, host_id, w, x, y, z])
@@ -239,6 +277,32 @@ mod tests {
     }
 
     #[test]
+    fn only_host_id_191_masks_as_the_cluster_mac_and_no_two_ids_collide() {
+        for vip in ["172.31.3.232", "10.0.0.1", "2001:db8::ac1f:3e8"] {
+            let a = addr(vip);
+            let cluster = a.cluster_mac(OperationMode::Unicast);
+            let mut seen = std::collections::BTreeSet::new();
+            for id in 1..=255u8 {
+                let m = a.masked_source_mac(id);
+                assert!(seen.insert(m), "{vip}: host {id} repeats {m}");
+                assert_eq!(m == cluster, id == 191, "{vip}: host {id}: {m}");
+                assert_eq!(check_unicast_host_id(id).is_err(), id == 191, "{id}");
+            }
+        }
+        let e = check_unicast_host_id(191).unwrap_err().to_string();
+        assert!(
+            e.contains("191 (0xbf)")
+                && e.contains("02-bf-WW-XX-YY-ZZ")
+                && e.contains("another host id"),
+            "{e}"
+        );
+        // Addresses next to the link-local range are fine.
+        for ok in ["169.253.255.255", "169.255.0.1", "fec0::1", "fe7f::1"] {
+            assert_eq!(validate_vip(ok.parse().unwrap()), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
     fn ipv6_derivation() {
         let a = addr("2001:db8::ac1f:3e8");
         assert_eq!(
@@ -277,6 +341,9 @@ mod tests {
             ("::", VipError::Unspecified),
             ("ff02::1", VipError::Multicast),
             ("::1", VipError::Loopback),
+            ("169.254.1.1", VipError::LinkLocal),
+            ("fe80::1", VipError::LinkLocal),
+            ("febf:ffff::1", VipError::LinkLocal),
         ] {
             assert_eq!(validate_vip(s.parse().unwrap()), Err(e), "{s}");
         }

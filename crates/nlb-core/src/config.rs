@@ -13,10 +13,13 @@
 //! ```
 //!
 //! Every error names the file, line, column and field, the bad value and what is
-//! allowed; all errors of a file are reported at once.
+//! allowed; all errors of a file are reported at once. [`Config::load_with_key`] also
+//! judges the key file (see [`crate::key`]): together they refuse everything nlbd
+//! refuses to start with, so that `nlb config check` and nlbd cannot disagree.
 
-use crate::addressing::{validate_vip, OperationMode};
+use crate::addressing::{check_unicast_host_id, validate_vip, OperationMode};
 use crate::host::{HostId, HostRuleSettings, InitialState, LoadWeight};
+use crate::key::{read_key, ClusterKey, KeyFingerprint};
 use crate::rules::{Affinity, Filtering, PortRule, Protocol, RuleVip, MAX_RULES};
 use crate::table::{is_prime, DEFAULT_TABLE_SIZE};
 use std::fmt;
@@ -127,22 +130,6 @@ impl ClusterConfig {
     }
 }
 
-/// Reads the cluster key file: at least 16 bytes of secret (`nlb keygen` writes 32
-/// random bytes as 64 hex digits), from which the heartbeat key is derived.
-pub fn load_key(path: &Path) -> Result<[u8; 32], String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
-    let secret: &[u8] = bytes.trim_ascii();
-    if secret.len() < 16 {
-        return Err(format!(
-            "key file {} holds {} bytes; at least 16 are needed",
-            path.display(),
-            secret.len()
-        ));
-    }
-    Ok(blake3::derive_key("nlb heartbeat key v1", secret))
-}
-
 /// The default hash seed of a cluster: derived from its name.
 pub fn seed_from_name(name: &str) -> u64 {
     let mut h = blake3::Hasher::new();
@@ -229,7 +216,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// All problems found in one file.
+/// All problems found in one file. Displayed one per line, without an `error:`
+/// prefix (whoever prints them adds their own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
@@ -239,7 +227,7 @@ impl fmt::Display for ConfigErrors {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "error: {e}")?;
+            write!(f, "{e}")?;
         }
         Ok(())
     }
@@ -248,76 +236,121 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file (not the key file it names: see
+    /// [`Config::load_with_key`]).
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError {
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-                field: "(file)".into(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
+        let text = read_text(path)?;
         Self::parse(path, &text)
+    }
+
+    /// Reads and validates a configuration file and the cluster key file it names
+    /// ([`crate::key::read_key`]): everything nlbd refuses to start with, every problem
+    /// of the file reported in one pass, key problems under `cluster.key_file`.
+    pub fn load_with_key(path: &Path) -> Result<(Config, ClusterKey), ConfigErrors> {
+        let text = read_text(path)?;
+        let mut cx = Ctx::new(path, &text);
+        let config = cx.parse();
+        let key = match cx.key_file.take() {
+            Some((file, span)) => match read_key(&file) {
+                Ok(k) => Some(k),
+                Err(problems) => {
+                    for p in problems {
+                        cx.error(span.clone(), "cluster.key_file", p.to_string());
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+        match (config, key) {
+            (Some(c), Some(k)) if cx.errors.is_empty() => Ok((c, k)),
+            _ => Err(ConfigErrors(cx.errors)),
+        }
     }
 
     /// Validates configuration text; `path` names it in errors and anchors a relative `key_file`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-        let mut cx = Ctx {
-            file: path,
-            text,
-            errors: Vec::new(),
-        };
-        let root = match DeTable::parse(text) {
-            Ok(t) => t,
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                cx.error(
-                    span,
-                    "(syntax)",
-                    format!("invalid TOML: {}", e.message().trim()),
-                );
-                return Err(ConfigErrors(cx.errors));
-            }
-        };
-        let root_span = root.span();
-        let mut top = Section::new(root.get_ref(), "", root_span.clone());
-        let cluster_t = top.table(&mut cx, "cluster");
-        let host_t = top.table(&mut cx, "host");
-        top.finish(&mut cx, &["cluster", "host"]);
-        let cluster = match cluster_t {
-            Some((t, span)) => parse_cluster(&mut cx, t, span),
-            None => {
-                cx.error(0..0, "cluster", "missing [cluster] table".into());
-                None
-            }
-        };
-        let host = match host_t {
-            Some((t, span)) => parse_host(&mut cx, t, span, cluster.as_ref()),
-            None => {
-                cx.error(0..0, "host", "missing [host] table".into());
-                None
-            }
-        };
-        match (cluster, host) {
-            (Some(cluster), Some(host)) if cx.errors.is_empty() => Ok(Config {
-                path: path.to_path_buf(),
-                cluster,
-                host,
-            }),
+        let mut cx = Ctx::new(path, text);
+        match cx.parse() {
+            Some(c) if cx.errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(cx.errors)),
         }
     }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        }])
+    })
 }
 
 struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
     errors: Vec<ConfigError>,
+    /// The key file named, and where, once read (even when other fields have errors).
+    key_file: Option<(PathBuf, Range<usize>)>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(file: &'a Path, text: &'a str) -> Self {
+        Ctx {
+            file,
+            text,
+            errors: Vec::new(),
+            key_file: None,
+        }
+    }
+
+    /// Reads the whole file, collecting every error; the configuration when there is none.
+    fn parse(&mut self) -> Option<Config> {
+        let root = match DeTable::parse(self.text) {
+            Ok(t) => t,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                self.error(
+                    span,
+                    "(syntax)",
+                    format!("invalid TOML: {}", e.message().trim()),
+                );
+                return None;
+            }
+        };
+        let root_span = root.span();
+        let mut top = Section::new(root.get_ref(), "", root_span.clone());
+        let cluster_t = top.table(self, "cluster");
+        let host_t = top.table(self, "host");
+        top.finish(self, &["cluster", "host"]);
+        let (cluster, outline) = match cluster_t {
+            Some((t, span)) => parse_cluster(self, t, span),
+            None => {
+                self.error(0..0, "cluster", "missing [cluster] table".into());
+                (None, ClusterOutline::default())
+            }
+        };
+        let host = match host_t {
+            Some((t, span)) => parse_host(self, t, span, &outline, cluster.is_some()),
+            None => {
+                self.error(0..0, "host", "missing [host] table".into());
+                None
+            }
+        };
+        match (cluster, host) {
+            (Some(cluster), Some(host)) if self.errors.is_empty() => Some(Config {
+                path: self.file.to_path_buf(),
+                cluster,
+                host,
+            }),
+            _ => None,
+        }
+    }
+
     fn error(&mut self, span: Range<usize>, field: &str, message: String) {
         let (line, column) = if span == (0..0) && field != "(syntax)" {
             (0, 0)
@@ -367,6 +400,11 @@ impl<'t, 'i> Section<'t, 'i> {
         } else {
             format!("{}.{}", self.path, key)
         }
+    }
+
+    /// True when the table has `key` (without marking it used).
+    fn has(&self, key: &str) -> bool {
+        self.table.iter().any(|(k, _)| k.get_ref().as_ref() == key)
     }
 
     fn get(&mut self, key: &str) -> Option<&'t Value<'i>> {
@@ -515,6 +553,9 @@ fn show(v: &DeValue<'_>) -> String {
     }
 }
 
+/// Reads a VIP: a unicast address nlbd can serve. nlbd's data path handles IPv4 only
+/// so far, so an IPv6 VIP is refused here, where nlbd and `nlb config check` both see it
+/// (the addressing module derives IPv6 addresses for when it does).
 fn parse_vip(cx: &mut Ctx, s: &str, span: Range<usize>, field: &str) -> Option<IpAddr> {
     let ip: IpAddr = match s.parse() {
         Ok(ip) => ip,
@@ -522,22 +563,30 @@ fn parse_vip(cx: &mut Ctx, s: &str, span: Range<usize>, field: &str) -> Option<I
             cx.error(
                 span,
                 field,
-                format!("`{s}` is not an IP address; expected e.g. 198.51.100.10 or 2001:db8::10"),
+                format!(
+                    "`{s}` is not an IP address; expected an IPv4 address such as 198.51.100.10"
+                ),
             );
             return None;
         }
     };
-    match validate_vip(ip) {
-        Ok(()) => Some(ip),
-        Err(e) => {
-            cx.error(
-                span,
-                field,
-                format!("`{s}`: {e}; expected a unicast address"),
-            );
-            None
-        }
+    if let Err(e) = validate_vip(ip) {
+        cx.error(
+            span,
+            field,
+            format!("`{s}`: {e}; expected a routable unicast IPv4 address such as 198.51.100.10"),
+        );
+        return None;
     }
+    if ip.is_ipv6() {
+        cx.error(
+            span,
+            field,
+            format!("`{s}` is an IPv6 address; nlbd's data path handles IPv4 VIPs only so far: expected an IPv4 address such as 198.51.100.10"),
+        );
+        return None;
+    }
+    Some(ip)
 }
 
 const CLUSTER_FIELDS: &[&str] = &[
@@ -554,7 +603,29 @@ const CLUSTER_FIELDS: &[&str] = &[
     "rule",
 ];
 
-fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<ClusterConfig> {
+/// What could be read of the cluster part, even when it has errors: enough for the
+/// host part's checks to run in the same pass. `None` where a field itself is bad.
+#[derive(Default)]
+struct ClusterOutline {
+    /// Every VIP that was read.
+    vips: Vec<IpAddr>,
+    /// The operation mode.
+    mode: Option<OperationMode>,
+    /// Each rule's name and filtering, in file order; `None` when the list itself is bad.
+    rules: Option<Vec<RuleOutline>>,
+}
+
+/// A rule's name and filtering, each `None` when its field is bad.
+struct RuleOutline {
+    name: Option<String>,
+    filtering: Option<Filtering>,
+}
+
+fn parse_cluster(
+    cx: &mut Ctx,
+    t: &DeTable<'_>,
+    span: Range<usize>,
+) -> (Option<ClusterConfig>, ClusterOutline) {
     let before = cx.errors.len();
     let mut sec = Section::new(t, "cluster", span);
 
@@ -617,10 +688,12 @@ fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<Cl
         }
     }
 
-    let mode = sec
-        .parsed::<ModeName>(cx, "mode")
-        .map(|m| m.0)
-        .unwrap_or(OperationMode::IgmpMulticast);
+    let mode_outline = match sec.parsed::<ModeName>(cx, "mode") {
+        Some(m) => Some(m.0),
+        None if sec.has("mode") => None,
+        None => Some(OperationMode::IgmpMulticast),
+    };
+    let mode = mode_outline.unwrap_or(OperationMode::IgmpMulticast);
     let (lo, hi) = HEARTBEAT_PERIOD_RANGE_MS;
     let heartbeat_period_ms = sec
         .int(cx, "heartbeat_period_ms", lo.into(), hi.into())
@@ -647,13 +720,23 @@ fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<Cl
     let key_file = sec
         .required(cx, "key_file", "the path of the cluster key file")
         .and_then(|v| as_str(cx, v, "cluster.key_file", "a path string"))
-        .map(|(s, _)| {
+        .and_then(|(s, span)| {
+            if s.is_empty() {
+                cx.error(
+                    span,
+                    "cluster.key_file",
+                    "the path is empty; expected the path of the cluster key file, e.g. \"web.key\" (make one with `nlb keygen web.key`)".into(),
+                );
+                return None;
+            }
             let p = PathBuf::from(s);
-            if p.is_relative() {
+            let p = if p.is_relative() {
                 cx.file.parent().unwrap_or(Path::new("")).join(p)
             } else {
                 p
-            }
+            };
+            cx.key_file = Some((p.clone(), span));
+            Some(p)
         });
 
     let hash_seed = match sec.get("hash_seed") {
@@ -685,28 +768,43 @@ fn parse_cluster(cx: &mut Ctx, t: &DeTable<'_>, span: Range<usize>) -> Option<Cl
 
     let mut vips_known: Vec<IpAddr> = vip.into_iter().collect();
     vips_known.extend(&extra_vips);
-    let rules = match sec.get("rule") {
-        None => vec![PortRule::default_rule()],
+    let (rules, rule_outline) = match sec.get("rule") {
+        None => {
+            let r = PortRule::default_rule();
+            let outline = RuleOutline {
+                name: Some(r.name.clone()),
+                filtering: Some(r.filtering),
+            };
+            (vec![r], Some(vec![outline]))
+        }
         Some(v) => parse_rules(cx, v, &vips_known),
     };
     sec.finish(cx, CLUSTER_FIELDS);
 
+    let outline = ClusterOutline {
+        vips: vips_known,
+        mode: mode_outline,
+        rules: rule_outline,
+    };
     if cx.errors.len() != before {
-        return None;
+        return (None, outline);
     }
-    Some(ClusterConfig {
-        name: name?,
-        vip: vip?,
-        extra_vips,
-        mode,
-        heartbeat_period_ms,
-        loss_tolerance,
-        conn_idle_timeout_s,
-        key_file: key_file?,
-        hash_seed: hash_seed?,
-        table_size,
-        rules,
-    })
+    let config = (|| {
+        Some(ClusterConfig {
+            name: name?,
+            vip: vip?,
+            extra_vips,
+            mode,
+            heartbeat_period_ms,
+            loss_tolerance,
+            conn_idle_timeout_s,
+            key_file: key_file?,
+            hash_seed: hash_seed?,
+            table_size,
+            rules,
+        })
+    })();
+    (config, outline)
 }
 
 /// `OperationMode`'s parser with the `&'static str` error the section helpers want.
@@ -722,7 +820,14 @@ impl FromStr for ModeName {
 
 const RULE_FIELDS: &[&str] = &["name", "vip", "ports", "protocol", "filtering", "affinity"];
 
-fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
+/// Reads `[[cluster.rule]]`: the rules without errors, and every rule's outline.
+/// Duplicate names are found among all rules whose names could be read, whatever
+/// other errors the rules have.
+fn parse_rules(
+    cx: &mut Ctx,
+    v: &Value<'_>,
+    vips: &[IpAddr],
+) -> (Vec<PortRule>, Option<Vec<RuleOutline>>) {
     let items: Vec<&Value<'_>> = match v.get_ref() {
         DeValue::Array(a) => a.iter().collect(),
         other => {
@@ -734,7 +839,7 @@ fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
                     other.type_str()
                 ),
             );
-            return Vec::new();
+            return (Vec::new(), None);
         }
     };
     if items.len() > MAX_RULES {
@@ -745,18 +850,33 @@ fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
         );
     }
     let mut rules: Vec<(PortRule, Range<usize>)> = Vec::new();
+    let mut outline: Vec<RuleOutline> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("cluster.rule[{}]", i + 1);
         let DeValue::Table(t) = item.get_ref() else {
             cx.error(item.span(), &path, "expected a table".into());
+            outline.push(RuleOutline {
+                name: None,
+                filtering: None,
+            });
             continue;
         };
         let before = cx.errors.len();
         let mut sec = Section::new(t, &path, item.span());
-        let name = sec
-            .str(cx, "name", "a string")
-            .map(|(s, _)| s.to_string())
-            .unwrap_or_else(|| format!("rule{}", i + 1));
+        let name = match sec.str(cx, "name", "a string") {
+            Some((s, _)) => Some(s.to_string()),
+            None if sec.has("name") => None,
+            None => Some(format!("rule{}", i + 1)),
+        };
+        if let Some(n) = &name {
+            if outline.iter().any(|o| o.name.as_ref() == Some(n)) {
+                cx.error(
+                    item.span(),
+                    &format!("{path}.name"),
+                    format!("`{n}` names two rules; rule names must be unique"),
+                );
+            }
+        }
         let rule_vip = match sec.str(cx, "vip", "\"all\" or one of the cluster's VIPs") {
             None => Some(RuleVip::All),
             Some(("all", _)) => Some(RuleVip::All),
@@ -783,9 +903,15 @@ fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
         let protocol = sec
             .parsed::<Protocol>(cx, "protocol")
             .unwrap_or(Protocol::Both);
-        let filtering = sec
-            .parsed::<Filtering>(cx, "filtering")
-            .unwrap_or(Filtering::Multiple);
+        let filtering = match sec.parsed::<Filtering>(cx, "filtering") {
+            Some(f) => Some(f),
+            None if sec.has("filtering") => None,
+            None => Some(Filtering::Multiple),
+        };
+        outline.push(RuleOutline {
+            name: name.clone(),
+            filtering,
+        });
         let affinity = sec
             .parsed::<Affinity>(cx, "affinity")
             .unwrap_or(Affinity::Single);
@@ -793,7 +919,9 @@ fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
         if cx.errors.len() != before {
             continue;
         }
-        let (Some(vip), Some((port_start, port_end))) = (rule_vip, ports) else {
+        let (Some(name), Some(vip), Some((port_start, port_end)), Some(filtering)) =
+            (name, rule_vip, ports, filtering)
+        else {
             continue;
         };
         let rule = PortRule {
@@ -805,20 +933,15 @@ fn parse_rules(cx: &mut Ctx, v: &Value<'_>, vips: &[IpAddr]) -> Vec<PortRule> {
             filtering,
             affinity,
         };
-        for (earlier, _) in &rules {
-            if earlier.name == rule.name {
-                cx.error(
-                    item.span(),
-                    &format!("{path}.name"),
-                    format!("`{}` names two rules; rule names must be unique", rule.name),
-                );
-            } else if earlier.overlaps(&rule) {
+        // Two rules of one name are reported above.
+        for (earlier, _) in rules.iter().filter(|(e, _)| e.name != rule.name) {
+            if earlier.overlaps(&rule) {
                 cx.error(item.span(), &path, format!("rule `{}` ({}) overlaps rule `{}` ({}); rules with the same VIP must not share a port and protocol", rule.name, rule, earlier.name, earlier));
             }
         }
         rules.push((rule, item.span()));
     }
-    rules.into_iter().map(|(r, _)| r).collect()
+    (rules.into_iter().map(|(r, _)| r).collect(), Some(outline))
 }
 
 fn parse_ports(cx: &mut Ctx, v: &Value<'_>, field: &str) -> Option<(u16, u16)> {
@@ -895,20 +1018,27 @@ fn parse_weight(cx: &mut Ctx, v: &Value<'_>, field: &str) -> Option<LoadWeight> 
     }
 }
 
-/// Reads `[host]`; with no valid cluster part, per-rule settings cannot be checked
-/// and are skipped, but every other field still is.
+/// Reads `[host]`, checking it against as much of the cluster part as could be read
+/// (`outline`), so that its errors show in the same pass as the cluster part's. The
+/// host configuration is returned only when the cluster part is valid too (`cluster_ok`).
 fn parse_host(
     cx: &mut Ctx,
     t: &DeTable<'_>,
     span: Range<usize>,
-    cluster: Option<&ClusterConfig>,
+    outline: &ClusterOutline,
+    cluster_ok: bool,
 ) -> Option<HostConfig> {
     let before = cx.errors.len();
     let mut sec = Section::new(t, "host", span);
-    let id = sec
-        .required(cx, "id", "an integer in 1..=255")
+    let id_value = sec.required(cx, "id", "an integer in 1..=255");
+    let id = id_value
         .and_then(|v| as_int(cx, v, "host.id", 1, 255))
         .map(|n| HostId(n as u8));
+    if let (Some(v), Some(HostId(n)), Some(OperationMode::Unicast)) = (id_value, id, outline.mode) {
+        if let Err(e) = check_unicast_host_id(n) {
+            cx.error(v.span(), "host.id", e.to_string());
+        }
+    }
     let interface = sec
         .required(cx, "interface", "the cluster interface, e.g. \"eth0\"")
         .and_then(|v| as_str(cx, v, "host.interface", "an interface name"))
@@ -929,7 +1059,7 @@ fn parse_host(
             (p <= max && !ip.is_unspecified() && !ip.is_multicast()).then_some((ip, p))
         });
         match parsed {
-            Some((ip, _)) if cluster.is_some_and(|c| c.is_vip(ip)) => {
+            Some((ip, _)) if outline.vips.contains(&ip) => {
                 cx.error(span, "host.address", format!("`{s}` is a cluster VIP; the dedicated address must be the host's own"));
                 None
             }
@@ -951,14 +1081,10 @@ fn parse_host(
         Some(p) => Some(p as u8),
         None => id.map(|i| i.0),
     };
-    let Some(cluster) = cluster else {
-        sec.get("rule");
-        sec.finish(cx, HOST_FIELDS);
-        return None;
-    };
-    let mut rules: Vec<HostRuleSettings> = cluster
+    let mut rules: Vec<HostRuleSettings> = outline
         .rules
         .iter()
+        .flatten()
         .map(|_| HostRuleSettings {
             weight: default_weight.unwrap_or(LoadWeight::Equal),
             priority: default_priority.unwrap_or(1),
@@ -968,8 +1094,12 @@ fn parse_host(
         for (k, v) in rt.iter() {
             let name: &str = k.get_ref().as_ref();
             let path = format!("host.rule.{name}");
-            let Some(idx) = cluster.rules.iter().position(|r| r.name == name) else {
-                let names: Vec<&str> = cluster.rules.iter().map(|r| r.name.as_str()).collect();
+            let known = outline.rules.as_deref().unwrap_or(&[]);
+            let idx = known.iter().position(|r| r.name.as_deref() == Some(name));
+            // A name is unknown only when every rule's name could be read.
+            let all_named = outline.rules.is_some() && known.iter().all(|r| r.name.is_some());
+            if idx.is_none() && all_named {
+                let names: Vec<&str> = known.iter().filter_map(|r| r.name.as_deref()).collect();
                 cx.error(
                     k.span(),
                     &path,
@@ -979,7 +1109,7 @@ fn parse_host(
                     ),
                 );
                 continue;
-            };
+            }
             let DeValue::Table(t) = v.get_ref() else {
                 cx.error(
                     v.span(),
@@ -991,27 +1121,35 @@ fn parse_host(
                 );
                 continue;
             };
-            let rule = &cluster.rules[idx];
+            // None when the rule or its filtering could not be read: then the values
+            // are still checked, but not whether they fit the rule.
+            let filtering = idx.and_then(|i| known[i].filtering);
             let mut rs = Section::new(t, &path, v.span());
             if let Some(wv) = rs.get("weight") {
-                if rule.filtering != Filtering::Multiple {
-                    cx.error(wv.span(), &format!("{path}.weight"), format!("rule `{name}` is {}; a load weight applies only to multiple-host rules", rule.filtering.as_str()));
-                } else if let Some(w) = parse_weight(cx, wv, &format!("{path}.weight")) {
-                    rules[idx].weight = w;
+                match filtering {
+                    Some(f) if f != Filtering::Multiple => cx.error(wv.span(), &format!("{path}.weight"), format!("rule `{name}` is {}; a load weight applies only to multiple-host rules", f.as_str())),
+                    _ => {
+                        if let (Some(w), Some(i)) = (parse_weight(cx, wv, &format!("{path}.weight")), idx) {
+                            rules[i].weight = w;
+                        }
+                    }
                 }
             }
             if let Some(pv) = rs.get("priority") {
-                if rule.filtering != Filtering::Single {
-                    cx.error(pv.span(), &format!("{path}.priority"), format!("rule `{name}` is {}; a handling priority applies only to single-host rules", rule.filtering.as_str()));
-                } else if let Some(p) = as_int(cx, pv, &format!("{path}.priority"), 1, 255) {
-                    rules[idx].priority = p as u8;
+                match filtering {
+                    Some(f) if f != Filtering::Single => cx.error(pv.span(), &format!("{path}.priority"), format!("rule `{name}` is {}; a handling priority applies only to single-host rules", f.as_str())),
+                    _ => {
+                        if let (Some(p), Some(i)) = (as_int(cx, pv, &format!("{path}.priority"), 1, 255), idx) {
+                            rules[i].priority = p as u8;
+                        }
+                    }
                 }
             }
             rs.finish(cx, HOST_RULE_FIELDS);
         }
     }
     sec.finish(cx, HOST_FIELDS);
-    if cx.errors.len() != before {
+    if cx.errors.len() != before || !cluster_ok {
         return None;
     }
     Some(HostConfig {
@@ -1042,6 +1180,13 @@ pub enum ClusterProblem {
         /// The files.
         files: Vec<PathBuf>,
     },
+    /// The hosts' key files hold different keys (the hosts could not authenticate
+    /// each other's heartbeats). Told by fingerprints, which reveal nothing of a key.
+    KeyMismatch {
+        /// Each distinct key's fingerprint with the hosts that have it, the most
+        /// common key first.
+        keys: Vec<(KeyFingerprint, Vec<(HostId, PathBuf)>)>,
+    },
     /// Two hosts have the same handling priority for a single-host rule.
     DuplicatePriority {
         /// The rule.
@@ -1066,6 +1211,20 @@ impl fmt::Display for ClusterProblem {
             ClusterProblem::DuplicateHostId { id, files } => {
                 let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
                 write!(f, "host id {id} is used by {}; host ids must be unique", names.join(" and "))
+            }
+            ClusterProblem::KeyMismatch { keys } => {
+                let groups: Vec<String> = keys
+                    .iter()
+                    .map(|(fp, hosts)| {
+                        let ids: Vec<String> = hosts
+                            .iter()
+                            .map(|(h, p)| format!("{h} ({})", p.display()))
+                            .collect();
+                        let (noun, verb) = if hosts.len() == 1 { ("host", "has") } else { ("hosts", "have") };
+                        format!("{noun} {} {verb} key fingerprint {fp}", ids.join(", "))
+                    })
+                    .collect();
+                write!(f, "the hosts have different cluster keys: {}; they cannot authenticate each other's heartbeats: copy one key file to every host", groups.join("; "))
             }
             ClusterProblem::DuplicatePriority { rule, priority, hosts } => {
                 let ids: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
@@ -1112,6 +1271,25 @@ pub fn cluster_differences(a: &ClusterConfig, b: &ClusterConfig) -> Vec<String> 
         }
     }
     d
+}
+
+/// Checks that several hosts have one cluster key, by the keys' fingerprints: at
+/// most one [`ClusterProblem::KeyMismatch`].
+pub fn check_keys(hosts: &[(&Config, KeyFingerprint)]) -> Vec<ClusterProblem> {
+    let mut keys: Vec<(KeyFingerprint, Vec<(HostId, PathBuf)>)> = Vec::new();
+    for (c, fp) in hosts {
+        let host = (c.host.id, c.path.clone());
+        match keys.iter_mut().find(|(k, _)| k == fp) {
+            Some((_, hs)) => hs.push(host),
+            None => keys.push((*fp, vec![host])),
+        }
+    }
+    if keys.len() < 2 {
+        return Vec::new();
+    }
+    // Most common first (stable: ties keep the order the files were given in).
+    keys.sort_by_key(|(_, hs)| std::cmp::Reverse(hs.len()));
+    vec![ClusterProblem::KeyMismatch { keys }]
 }
 
 /// Checks the files of several hosts as one cluster.

@@ -6,6 +6,7 @@
 //! - [`mac`] and [`addressing`]: cluster MACs and groups derived from the primary VIP
 //!   exactly as Windows NLB derives them.
 //! - [`config`]: per-host TOML configuration with precise errors, and cluster-wide checks.
+//! - [`key`]: the cluster key file: what nlbd accepts, and fingerprints to compare hosts' keys.
 //! - [`rules`] and [`host`]: port rules and per-host settings.
 //! - [`hash`]: the keyed flow hash shared with the BPF program.
 //! - [`table`]: weighted Maglev-style ownership tables.
@@ -20,6 +21,7 @@ pub mod control;
 pub mod convergence;
 pub mod hash;
 pub mod host;
+pub mod key;
 pub mod mac;
 pub mod rules;
 pub mod table;

@@ -1,7 +1,7 @@
 //! Configuration loading: defaults, and errors that name file, line and field.
 
 use nlb_core::addressing::OperationMode;
-use nlb_core::config::{check_cluster, ClusterProblem, Config, ConfigError};
+use nlb_core::config::{check_cluster, check_keys, ClusterProblem, Config, ConfigError};
 use nlb_core::host::{HostId, InitialState, LoadWeight};
 use nlb_core::rules::{Affinity, Filtering, Protocol, RuleVip};
 use std::path::Path;
@@ -342,4 +342,339 @@ fn digest_ignores_the_key_path_but_not_rules() {
     assert_eq!(a.cluster.digest(), b.cluster.digest());
     let c = host(FULL, "c.toml");
     assert_ne!(a.cluster.digest(), c.cluster.digest());
+}
+
+fn fields(errs: &[ConfigError]) -> Vec<&str> {
+    errs.iter().map(|e| e.field.as_str()).collect()
+}
+
+#[test]
+fn host_id_191_is_refused_in_unicast_mode_only() {
+    let unicast = MINIMAL
+        .replace("name = \"web\"", "name = \"web\"\nmode = \"unicast\"")
+        .replace("id = 1", "id = 191");
+    let e = one_error(&unicast, 9, "host.id");
+    assert!(
+        e.message.contains("191 (0xbf)")
+            && e.message.contains("is the cluster MAC")
+            && e.message.contains("choose another host id"),
+        "{e}"
+    );
+    // Its neighbours are fine, and so is 191 in the multicast modes (no masking there).
+    assert!(parse(&unicast.replace("id = 191", "id = 190")).is_ok());
+    assert!(parse(&unicast.replace("id = 191", "id = 192")).is_ok());
+    for mode in ["multicast", "igmp-multicast"] {
+        assert!(parse(&unicast.replace("\"unicast\"", &format!("\"{mode}\""))).is_ok());
+    }
+    // Refused even when the VIP has an error of its own.
+    let errs = errors(&unicast.replace("198.51.100.10", "224.0.0.1"));
+    assert_eq!(fields(&errs), ["cluster.vip", "host.id"], "{errs:#?}");
+}
+
+#[test]
+fn ipv6_and_link_local_vips_are_refused() {
+    for (vip, word) in [
+        ("2001:db8::10", "IPv4 VIPs only"),
+        ("fe80::10", "link-local"),
+        ("169.254.7.7", "link-local"),
+    ] {
+        let e = one_error(&MINIMAL.replace("198.51.100.10", vip), 4, "cluster.vip");
+        assert!(e.message.contains(word) && e.message.contains(vip), "{e}");
+    }
+    let text = MINIMAL.replace(
+        "vip = \"198.51.100.10\"",
+        "vip = \"198.51.100.10\"\nextra_vips = [\"198.51.100.11\", \"2001:db8::11\"]",
+    );
+    let e = one_error(&text, 5, "cluster.extra_vips[1]");
+    assert!(e.message.contains("IPv4 VIPs only"), "{e}");
+}
+
+#[test]
+fn an_empty_key_file_path_is_refused() {
+    let e = one_error(
+        &MINIMAL.replace("\"web.key\"", "\"\""),
+        5,
+        "cluster.key_file",
+    );
+    assert!(
+        e.message.contains("empty") && e.message.contains("nlb keygen"),
+        "{e}"
+    );
+}
+
+const TWO_RULES: &str = r#"
+[cluster]
+name = "web"
+vip = "198.51.100.10"
+key_file = "web.key"
+
+[[cluster.rule]]
+name = "http"
+ports = 80
+protocol = "tcp"
+
+[[cluster.rule]]
+name = "ssh"
+ports = 22
+protocol = "tcp"
+filtering = "single"
+
+[host]
+id = 1
+interface = "eth0"
+
+[host.rule.http]
+weight = 80
+"#;
+
+#[test]
+fn duplicate_rule_names_are_reported_beside_the_rules_other_errors() {
+    assert!(parse(TWO_RULES).is_ok());
+    // The second rule is also named http and has a bad port range; host id is bad too.
+    let text = TWO_RULES
+        .replace("name = \"ssh\"", "name = \"http\"")
+        .replace("ports = 22", "ports = \"30-20\"")
+        .replace("id = 1", "id = 0");
+    let errs = errors(&text);
+    assert_eq!(
+        fields(&errs),
+        ["cluster.rule[2].name", "cluster.rule[2].ports", "host.id"],
+        "{errs:#?}"
+    );
+    assert!(
+        errs[0].message.contains("`http` names two rules"),
+        "{}",
+        errs[0]
+    );
+    assert_eq!(errs[0].line, 12);
+}
+
+#[test]
+fn unknown_host_rule_sections_are_reported_beside_cluster_errors() {
+    let text = TWO_RULES
+        .replace("name = \"web\"", "name = \"web\"\nloss_tolerance = 1")
+        .replace("[host.rule.http]", "[host.rule.htp]");
+    let errs = errors(&text);
+    assert_eq!(
+        fields(&errs),
+        ["cluster.loss_tolerance", "host.rule.htp"],
+        "{errs:#?}"
+    );
+    assert!(errs[1].message.contains("http, ssh"), "{}", errs[1]);
+    // A setting that does not fit its rule, also beside a cluster error.
+    let text = TWO_RULES
+        .replace("name = \"web\"", "name = \"web\"\nloss_tolerance = 1")
+        .replace("[host.rule.http]", "[host.rule.ssh]");
+    let errs = errors(&text);
+    assert_eq!(
+        fields(&errs),
+        ["cluster.loss_tolerance", "host.rule.ssh.weight"],
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn a_bad_rule_field_does_not_make_host_rule_errors_up() {
+    // The rule's filtering cannot be read: whether a weight fits it is unknown, so only
+    // the filtering is reported (and a weight out of range still is).
+    let text = TWO_RULES.replace(
+        "protocol = \"tcp\"\n\n[[cluster.rule]]",
+        "protocol = \"tcp\"\nfiltering = \"some\"\n\n[[cluster.rule]]",
+    );
+    let e = one_error(&text, 11, "cluster.rule[1].filtering");
+    assert!(e.message.contains("`some`"), "{e}");
+    let errs = errors(&text.replace("weight = 80", "weight = 180"));
+    assert_eq!(
+        fields(&errs),
+        ["cluster.rule[1].filtering", "host.rule.http.weight"],
+        "{errs:#?}"
+    );
+    // A rule whose name cannot be read: no section can be called unknown.
+    let text = TWO_RULES
+        .replace("name = \"http\"", "name = 7")
+        .replace("[host.rule.http]", "[host.rule.web]");
+    let e = one_error(&text, 8, "cluster.rule[1].name");
+    assert!(e.message.contains("string"), "{e}");
+}
+
+#[test]
+fn a_file_with_many_kinds_of_error_reports_them_all_in_one_pass() {
+    let text = r#"
+[cluster]
+name = "w b"
+vip = "2001:db8::10"
+mode = "unicast"
+key_file = ""
+heartbeat_period_ms = 5
+
+[[cluster.rule]]
+name = "http"
+ports = 80
+
+[[cluster.rule]]
+name = "http"
+ports = "90-80"
+
+[host]
+id = 191
+interface = "eth0"
+colour = "blue"
+
+[host.rule.https]
+weight = 10
+"#;
+    let errs = errors(text);
+    let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (3, "cluster.name"),
+            (4, "cluster.vip"),
+            (7, "cluster.heartbeat_period_ms"),
+            (6, "cluster.key_file"),
+            (13, "cluster.rule[2].name"),
+            (15, "cluster.rule[2].ports"),
+            (18, "host.id"),
+            (22, "host.rule.https"),
+            (20, "host.colour"),
+        ],
+        "{errs:#?}"
+    );
+    // Printed one per line, each naming the file, with no prefix of its own.
+    let shown = nlb_core::config::ConfigErrors(errs).to_string();
+    assert_eq!(shown.lines().count(), 9, "{shown}");
+    assert!(
+        shown.lines().all(|l| l.starts_with("/etc/nlb/web.toml:")),
+        "{shown}"
+    );
+}
+
+/// A scratch directory with a configuration naming `web.key` beside it.
+struct KeyDir(std::path::PathBuf);
+
+impl KeyDir {
+    fn new(name: &str, config: &str, key: Option<(&[u8], u32)>) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("nlb-config-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("web.toml"), config).unwrap();
+        if let Some((bytes, mode)) = key {
+            let k = d.join("web.key");
+            std::fs::write(&k, bytes).unwrap();
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        KeyDir(d)
+    }
+
+    fn load(&self) -> Result<(Config, nlb_core::key::ClusterKey), Vec<ConfigError>> {
+        Config::load_with_key(&self.0.join("web.toml")).map_err(|e| e.0)
+    }
+}
+
+impl Drop for KeyDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const KEY: &[u8] = b"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\n";
+
+#[test]
+fn load_with_key_accepts_a_private_key_and_fingerprints_it() {
+    let d = KeyDir::new("good", MINIMAL, Some((KEY, 0o600)));
+    let (c, k) = d.load().unwrap();
+    assert_eq!(c.host.id, HostId(1));
+    assert_eq!(k.fingerprint().to_string().len(), 16);
+    // The plain loader leaves the key alone.
+    let d = KeyDir::new("nokey", MINIMAL, None);
+    assert!(Config::load(&d.0.join("web.toml")).is_ok());
+}
+
+#[test]
+fn load_with_key_refuses_what_nlbd_refuses_at_the_key_file_line() {
+    for (name, key, word) in [
+        ("open", Some((KEY, 0o644)), "chmod 600"),
+        ("group", Some((KEY, 0o640)), "chmod 600"),
+        ("short", Some((&b"secret\n"[..], 0o600)), "at least 16"),
+        ("empty", Some((&b""[..], 0o600)), "holds 0 byte(s)"),
+        ("missing", None, "cannot read the key file"),
+    ] {
+        let d = KeyDir::new(name, MINIMAL, key);
+        let errs = d.load().expect_err(name);
+        assert_eq!(errs.len(), 1, "{name}: {errs:#?}");
+        assert_eq!(
+            (errs[0].line, errs[0].field.as_str()),
+            (5, "cluster.key_file")
+        );
+        assert!(errs[0].message.contains(word), "{name}: {}", errs[0]);
+        assert!(errs[0].message.contains("web.key"), "{}", errs[0]);
+    }
+}
+
+#[test]
+fn key_errors_come_with_the_files_other_errors() {
+    let d = KeyDir::new(
+        "both",
+        &MINIMAL.replace("id = 1", "id = 0"),
+        Some((&b"short"[..], 0o604)),
+    );
+    let errs = d.load().unwrap_err();
+    assert_eq!(
+        fields(&errs),
+        ["host.id", "cluster.key_file", "cluster.key_file"],
+        "{errs:#?}"
+    );
+    assert!(errs[1].message.contains("mode 0604"), "{}", errs[1]);
+    assert!(errs[2].message.contains("holds 5 byte(s)"), "{}", errs[2]);
+}
+
+#[test]
+fn hosts_with_different_keys_are_told_apart_by_fingerprint() {
+    let mk = |id: u8, key: &[u8]| {
+        let d = KeyDir::new(
+            &format!("k{id}"),
+            &MINIMAL.replace("id = 1", &format!("id = {id}")),
+            Some((key, 0o600)),
+        );
+        let (c, k) = d.load().unwrap();
+        (c, k.fingerprint())
+    };
+    let other = KEY.to_ascii_uppercase();
+    let hosts = [mk(1, KEY), mk(2, KEY), mk(3, &other)];
+    let pairs: Vec<_> = hosts.iter().map(|(c, f)| (c, *f)).collect();
+    assert!(check_keys(&pairs[..2]).is_empty());
+    let p = check_keys(&pairs);
+    assert_eq!(p.len(), 1, "{p:?}");
+    let text = p[0].to_string();
+    let (a, b) = (hosts[0].1.to_string(), hosts[2].1.to_string());
+    assert_ne!(a, b);
+    assert!(
+        text.contains("hosts 1 (")
+            && text.contains(&format!("have key fingerprint {a}"))
+            && text.contains("host 3 (")
+            && text.contains(&format!("has key fingerprint {b}"))
+            && text.contains("copy one key file"),
+        "{text}"
+    );
+    // Nothing of the keys themselves.
+    let secret = std::str::from_utf8(KEY.trim_ascii()).unwrap();
+    assert!(
+        !text.contains(&secret[..8]) && !text.to_lowercase().contains(&secret[..8]),
+        "{text}"
+    );
+}
+
+#[test]
+fn duplicate_host_ids_are_refused_so_masked_source_macs_never_collide() {
+    // Masked source MACs differ exactly when host ids do; two files with one id are
+    // refused as a cluster.
+    let unicast = MINIMAL.replace("name = \"web\"", "name = \"web\"\nmode = \"unicast\"");
+    let a = host(&unicast, "a.toml");
+    let b = host(&unicast, "b.toml");
+    let p = check_cluster(&[a, b]);
+    assert!(
+        matches!(&p[..], [ClusterProblem::DuplicateHostId { id: HostId(1), files }] if files.len() == 2),
+        "{p:?}"
+    );
 }

@@ -1,7 +1,7 @@
 //! `nlb ip2mac`: the MACs and group a VIP derives, in every notation.
 
-use crate::output::print_json;
-use nlb_core::addressing::{ClusterAddressing, OperationMode};
+use crate::output::{print_json, ErrorJson};
+use nlb_core::addressing::{check_unicast_host_id, ClusterAddressing, OperationMode};
 use nlb_core::mac::MacAddr;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -38,12 +38,18 @@ struct Report {
     modes: Vec<ModeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     masked_source_mac: Option<MaskedReport>,
+    /// Set when the host id asked for cannot be used in unicast mode.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorJson>,
 }
 
 #[derive(Serialize)]
 struct MaskedReport {
     host: u8,
     mac: MacForms,
+    /// False when the masked source MAC is the cluster MAC (host id 191): the id
+    /// cannot be used in unicast mode.
+    usable: bool,
 }
 
 pub fn run(vip: &str, host: Option<u8>, json: bool) -> Result<ExitCode, String> {
@@ -60,17 +66,26 @@ pub fn run(vip: &str, host: Option<u8>, json: bool) -> Result<ExitCode, String> 
             group: (m == OperationMode::IgmpMulticast).then(|| a.igmp_group().to_string()),
         })
         .collect();
+    let refused = host.and_then(|h| check_unicast_host_id(h).err());
     let report = Report {
         vip: ip.to_string(),
         modes,
         masked_source_mac: host.map(|h| MaskedReport {
             host: h,
             mac: a.masked_source_mac(h).into(),
+            usable: refused.is_none(),
         }),
+        error: refused.map(|e| ErrorJson::new(e.to_string(), Vec::new())),
+    };
+    // A host id that cannot be used fails the command (status 1), after the table.
+    let status = if refused.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     };
     if json {
         print_json(&report);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     println!("The cluster MAC addresses for VIP {} are:", report.vip);
     println!();
@@ -88,12 +103,23 @@ pub fn run(vip: &str, host: Option<u8>, json: bool) -> Result<ExitCode, String> 
             m.group.as_deref().unwrap_or("-")
         );
     }
-    if let Some(m) = &report.masked_source_mac {
-        println!();
-        println!(
-            "  unicast mode: host {} sends with masked source MAC {} ({}, {})",
-            m.host, m.mac.windows, m.mac.colon, m.mac.cisco
-        );
+    match (&report.masked_source_mac, refused) {
+        (Some(m), None) => {
+            println!();
+            println!(
+                "  unicast mode: host {} sends with masked source MAC {} ({}, {})",
+                m.host, m.mac.windows, m.mac.colon, m.mac.cisco
+            );
+        }
+        (Some(m), Some(e)) => {
+            println!();
+            println!(
+                "  unicast mode: host {} cannot be used: its masked source MAC would be {}, the cluster MAC",
+                m.host, m.mac.windows
+            );
+            eprintln!("error: {e}");
+        }
+        _ => {}
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }

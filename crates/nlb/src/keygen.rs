@@ -14,27 +14,52 @@ pub fn run(path: &Path, force: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes 32 random bytes as hex to a new file of mode 0600.
+/// Writes 32 random bytes as hex to a new file of mode 0600. With `force`, an existing
+/// file is replaced by a new one (written beside it, then renamed over it), so the new
+/// key is never in a file with the old one's permissions, nor readable through a
+/// descriptor someone opened on the old file.
 pub fn write_key(path: &Path, force: bool) -> Result<(), String> {
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut secret))
         .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
     let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if force {
-        options.create(true).truncate(true);
+    let target = if force {
+        let name = path
+            .file_name()
+            .ok_or_else(|| format!("{} names no file", path.display()))?;
+        let mut tmp = name.to_os_string();
+        tmp.push(format!(".new-{}", std::process::id()));
+        path.with_file_name(tmp)
     } else {
-        options.create_new(true);
+        path.to_path_buf()
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&target)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists if !force => format!(
+                "{} exists; every host of a cluster needs the same key, so copy it rather than make a new one (--force replaces it)",
+                path.display()
+            ),
+            _ => format!("cannot create {}: {e}", target.display()),
+        })?;
+    let written = f
+        .write_all(format!("{hex}\n").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", target.display()));
+    if force {
+        let renamed = written.and_then(|_| {
+            std::fs::rename(&target, path)
+                .map_err(|e| format!("cannot replace {}: {e}", path.display()))
+        });
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&target);
+        }
+        renamed
+    } else {
+        written
     }
-    let mut f = options.open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => format!(
-            "{} exists; every host of a cluster needs the same key, so copy it rather than make a new one (--force replaces it)",
-            path.display()
-        ),
-        _ => format!("cannot create {}: {e}", path.display()),
-    })?;
-    f.write_all(format!("{hex}\n").as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -14,6 +14,7 @@ mod verbs;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use nlb_core::control::{Request, Target};
+use output::CliError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -165,7 +166,8 @@ enum Command {
     Ip2mac {
         /// The primary VIP of the cluster, e.g. 172.31.3.232.
         vip: String,
-        /// Also print the masked source MAC this host id uses in unicast mode.
+        /// Also print the masked source MAC this host id uses in unicast mode (id 191
+        /// cannot be used there: its masked source MAC is the cluster MAC; exits 1).
         #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u8).range(1..))]
         host: Option<u8>,
         /// Print JSON for scripts.
@@ -173,6 +175,9 @@ enum Command {
         json: bool,
     },
     /// Write a new cluster key file (32 random bytes as hex, mode 0600).
+    ///
+    /// nlbd refuses a key file that group or others may read or write (as ssh refuses
+    /// an unprotected private key); --force replaces a file with a new one of mode 0600.
     ///
     /// Heartbeats are authenticated with a key derived from this file: every host of a
     /// cluster needs the same file, named by `key_file` in its configuration.
@@ -414,10 +419,12 @@ enum BenchCommand {
 enum ConfigCommand {
     /// Validate configuration files; given one per host, check them as a cluster.
     ///
-    /// Each file is checked on its own (every error names file, line and field). With
-    /// several files, also: identical [cluster] parts (the digest every host will
-    /// advertise is printed), unique host ids, and unique handling priorities per
-    /// single-host rule. Exits 1 when anything is wrong, listing every problem.
+    /// Each file is checked on its own with the key file it names, refusing all that
+    /// nlbd would refuse (every error names file, line and field). With several files,
+    /// also: identical [cluster] parts (the digest every host will advertise is
+    /// printed), unique host ids, unique handling priorities per single-host rule, and
+    /// one cluster key (compared by fingerprints, which reveal nothing of the key).
+    /// Exits 1 when anything is wrong, listing every problem.
     Check {
         /// Configuration files, one per host.
         #[arg(required = true)]
@@ -426,6 +433,43 @@ enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Command {
+    /// Whether JSON was asked for: a failure is then printed as JSON too.
+    fn json(&self) -> bool {
+        match self {
+            Command::Query { options }
+            | Command::Display { options }
+            | Command::Params { options }
+            | Command::Start { options }
+            | Command::Stop { options }
+            | Command::Drainstop { options, .. }
+            | Command::Suspend { options }
+            | Command::Resume { options }
+            | Command::Enable { options, .. }
+            | Command::Disable { options, .. }
+            | Command::Drain { options, .. }
+            | Command::Queryport { options, .. }
+            | Command::Handoff { options }
+            | Command::Reload { options } => options.json,
+            Command::Ip2mac { json, .. }
+            | Command::Plan { json, .. }
+            | Command::Simulate { json, .. }
+            | Command::Config(ConfigCommand::Check { json, .. })
+            | Command::Bench(BenchCommand::Xdp { json, .. })
+            | Command::Lab(
+                LabCommand::Status { json, .. }
+                | LabCommand::Failover { json, .. }
+                | LabCommand::Traffic { json, .. }
+                | LabCommand::Bench { json, .. },
+            ) => *json,
+            Command::Keygen { .. }
+            | Command::Lab(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => false,
+        }
+    }
 }
 
 fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
@@ -473,10 +517,32 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Bad usage with --json: a JSON error object too (help and version print as usual).
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            CliError::Message(message.to_string()).print(true);
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.command.json();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            e.print(json);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, CliError> {
     let verb = |v: verbs::Verb, o: VerbOptions| verbs::run(v, o.interface.as_deref(), o.json);
     let change = |r: Request, o: VerbOptions| verb(verbs::Verb::Change(r), o);
-    let result = match cli.command {
+    let result = match command {
         Command::Query { options } => verb(verbs::Verb::Query, options),
         Command::Display { options } => verb(verbs::Verb::Display, options),
         Command::Params { options } => verb(verbs::Verb::Params, options),
@@ -503,12 +569,12 @@ fn main() -> ExitCode {
         Command::Handoff { options } => change(Request::HandOff, options),
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
         Command::Keygen { file, force } => keygen::run(&file, force),
-        Command::Config(ConfigCommand::Check { files, json }) => check::run(&files, json),
+        Command::Config(ConfigCommand::Check { files, json }) => return check::run(&files, json),
         Command::Plan {
             files,
             without,
             json,
-        } => plan::run(&files, &without, json),
+        } => return plan::run(&files, &without, json),
         Command::Simulate {
             hosts,
             seed,
@@ -524,11 +590,5 @@ fn main() -> ExitCode {
             json,
         }) => bench::run(repeat, rounds, json),
     };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+    Ok(result?)
 }

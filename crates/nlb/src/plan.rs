@@ -1,8 +1,8 @@
 //! `nlb plan`: each host's share of every rule, and what moves when hosts leave.
 
-use crate::output::print_json;
+use crate::output::{print_json, CliError};
 use nlb_core::classify::{LiveHost, Ownership, RuleOwnership};
-use nlb_core::config::{check_cluster, ClusterProblem, Config};
+use nlb_core::config::{check_cluster, ClusterProblem, Config, ConfigErrors};
 use nlb_core::host::HostId;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -45,19 +45,24 @@ struct Plan {
     rules: Vec<RulePlan>,
 }
 
-pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, String> {
+pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, CliError> {
     let mut configs = Vec::new();
+    let mut errors = Vec::new();
     for f in files {
-        configs.push(
-            Config::load(f).map_err(|e| format!("{e}\n(run `nlb config check` for details)"))?,
-        );
+        match Config::load(f) {
+            Ok(c) => configs.push(c),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors).into());
     }
     let problems = check_cluster(&configs);
     if let Some(p) = problems
         .iter()
         .find(|p| !matches!(p, ClusterProblem::DuplicatePriority { .. }))
     {
-        return Err(format!("these files do not form one cluster: {p}"));
+        return Err(format!("these files do not form one cluster: {p}").into());
     }
     let cluster = &configs[0].cluster;
     for w in without {
@@ -66,7 +71,8 @@ pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, St
             return Err(format!(
                 "--without {w}: no such host; the hosts are {}",
                 ids.join(", ")
-            ));
+            )
+            .into());
         }
     }
     let all: Vec<LiveHost> = configs

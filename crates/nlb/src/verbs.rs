@@ -2,7 +2,7 @@
 //! sends one request to nlbd and prints its reply the way nlb.exe would, or as JSON.
 
 use crate::client::{pick_interface, request};
-use crate::output::print_json;
+use crate::output::{print_json, ErrorJson};
 use nlb_core::control::{Params, Reply, Request, RuleStatus, Status, Target};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,12 +48,7 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
         }
     };
     if let Reply::Error { message, .. } = &reply {
-        if json {
-            print_json(&reply);
-        } else {
-            eprintln!("nlbd refused: {message}");
-        }
-        return Ok(ExitCode::from(1));
+        return Ok(refused(message, json));
     }
     match verb {
         Verb::Display => {
@@ -94,6 +89,9 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
                 std::thread::sleep(Duration::from_millis(250));
                 reply = ask(&Request::Query)?;
             }
+            if let Reply::Error { message, .. } = &reply {
+                return Ok(refused(message, json));
+            }
             if json {
                 print_json(&reply);
             } else if let Reply::Status { status, .. } = &reply {
@@ -131,6 +129,17 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
         },
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shows nlbd's refusal (as an `error` object with --json); exit status 1.
+fn refused(message: &str, json: bool) -> ExitCode {
+    let text = format!("nlbd refused: {message}");
+    if json {
+        print_json(&ErrorJson::new(text, Vec::new()));
+    } else {
+        eprintln!("{text}");
+    }
+    ExitCode::from(1)
 }
 
 fn hosts(ids: &[u8]) -> String {

@@ -37,6 +37,34 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// The example cluster's three files in a scratch directory, beside the key file they
+/// name (`web.key`, made by `nlb keygen`).
+fn example_cluster(name: &str) -> (PathBuf, Vec<String>) {
+    let d = scratch(name);
+    let files: Vec<String> = ["host1.toml", "host2.toml", "host3.toml"]
+        .iter()
+        .map(|f| {
+            let to = d.join(f);
+            std::fs::copy(example(f), &to).unwrap();
+            to.display().to_string()
+        })
+        .collect();
+    let key = d.join("web.key");
+    let _ = std::fs::remove_file(&key);
+    assert!(nlb(&["keygen", key.to_str().unwrap()]).status.success());
+    (d, files)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
 fn ip2mac_prints_the_domain_worked_example() {
     let o = nlb(&["ip2mac", "172.31.3.232"]);
@@ -80,16 +108,17 @@ fn ip2mac_rejects_bad_input_naming_it() {
     }
 }
 
-#[test]
-fn config_check_accepts_the_example_cluster() {
-    let files: Vec<String> = ["host1.toml", "host2.toml", "host3.toml"]
-        .iter()
-        .map(|f| example(f))
-        .collect();
-    let args: Vec<&str> = ["config", "check"]
+fn check_args(files: &[String]) -> Vec<&str> {
+    ["config", "check"]
         .into_iter()
         .chain(files.iter().map(String::as_str))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn config_check_accepts_the_example_cluster() {
+    let (d, files) = example_cluster("example");
+    let args = check_args(&files);
     let o = nlb(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("every host advertises digest"));
@@ -97,12 +126,17 @@ fn config_check_accepts_the_example_cluster() {
     args.push("--json");
     let v = json(&nlb(&args));
     assert_eq!(v["ok"], true);
+    assert!(v.get("error").is_none(), "{v}");
     assert_eq!(v["cluster_digest"].as_str().unwrap().len(), 32);
+    let fp = v["files"][0]["key_fingerprint"].as_str().unwrap();
+    assert_eq!(fp.len(), 16);
+    assert_eq!(v["files"][2]["key_fingerprint"], fp);
+    std::fs::remove_dir_all(d).unwrap();
 }
 
 #[test]
 fn config_check_lists_every_problem_and_fails() {
-    let d = scratch("check");
+    let (d, _) = example_cluster("check");
     let good = std::fs::read_to_string(example("host1.toml")).unwrap();
     let bad = good
         .replace("id = 1", "id = 0")
@@ -115,7 +149,7 @@ fn config_check_lists_every_problem_and_fails() {
     let o = nlb(&[
         "config",
         "check",
-        &example("host1.toml"),
+        d.join("host1.toml").to_str().unwrap(),
         d.join("bad.toml").to_str().unwrap(),
         d.join("twin.toml").to_str().unwrap(),
     ]);
@@ -132,6 +166,239 @@ fn config_check_lists_every_problem_and_fails() {
     );
     assert!(err.contains("host id 1 is used by"), "{err}");
     std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn config_check_refuses_a_key_nlbd_would_refuse() {
+    let (d, files) = example_cluster("key");
+    let key = d.join("web.key");
+    let check = || nlb(&check_args(&files[..1]));
+    assert!(check().status.success(), "{}", stderr(&check()));
+    // Readable by others: refused, with the fix.
+    set_mode(&key, 0o644);
+    let o = check();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("host1.toml:6:12: cluster.key_file")
+            && err.contains("mode 0644")
+            && err.contains(&format!("chmod 600 {}", key.display())),
+        "{err}"
+    );
+    // Too short (and readable by the group: both reported).
+    std::fs::write(&key, "secret\n").unwrap();
+    set_mode(&key, 0o640);
+    let err = stderr(&check());
+    assert!(
+        err.contains("mode 0640")
+            && err.contains("holds 6 byte(s)")
+            && err.contains("2 problem(s)"),
+        "{err}"
+    );
+    // Missing.
+    std::fs::remove_file(&key).unwrap();
+    let err = stderr(&check());
+    assert!(err.contains("cannot read the key file"), "{err}");
+    // An empty path.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    write(Path::new(&files[0]), &text.replace("\"web.key\"", "\"\""));
+    let err = stderr(&check());
+    assert!(err.contains("cluster.key_file: the path is empty"), "{err}");
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn config_check_finds_hosts_with_different_keys_without_showing_them() {
+    let (d, files) = example_cluster("keys");
+    // Host 3 keeps its own key, in another directory.
+    let other = scratch("keys-other");
+    let host3 = other.join("host3.toml");
+    std::fs::copy(&files[2], &host3).unwrap();
+    let other_key = other.join("web.key");
+    let _ = std::fs::remove_file(&other_key);
+    assert!(nlb(&["keygen", other_key.to_str().unwrap()])
+        .status
+        .success());
+    let files = [
+        files[0].clone(),
+        files[1].clone(),
+        host3.display().to_string(),
+    ];
+    let o = nlb(&check_args(&files));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let mut args = check_args(&files);
+    args.push("--json");
+    let v = json(&nlb(&args));
+    let fp = |i: usize| {
+        v["files"][i]["key_fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(fp(0), fp(1));
+    assert_ne!(fp(0), fp(2));
+    assert!(
+        err.contains("different cluster keys")
+            && err.contains(&format!("have key fingerprint {}", fp(0)))
+            && err.contains(&format!(
+                "host 3 ({}) has key fingerprint {}",
+                files[2],
+                fp(2)
+            )),
+        "{err}"
+    );
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["message"], "1 problem(s) found");
+    // Neither key shows.
+    for k in [d.join("web.key"), other_key] {
+        let secret = std::fs::read_to_string(k).unwrap();
+        assert!(
+            !err.contains(secret.trim()) && !err.contains(&secret[..16]),
+            "{err}"
+        );
+        assert!(!v.to_string().contains(&secret[..16]));
+    }
+    std::fs::remove_dir_all(d).unwrap();
+    std::fs::remove_dir_all(other).unwrap();
+}
+
+#[test]
+fn config_check_refuses_host_191_in_unicast_mode_and_ipv6_vips() {
+    let (d, files) = example_cluster("unicast");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    write(
+        Path::new(&files[0]),
+        &text
+            .replace("igmp-multicast", "unicast")
+            .replace("id = 1", "id = 191"),
+    );
+    let o = nlb(&check_args(&files[..1]));
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("host1.toml:21:6: host.id: host id 191 (0xbf) cannot be used in unicast mode")
+            && err.contains("choose another host id"),
+        "{err}"
+    );
+    write(
+        Path::new(&files[1]),
+        &std::fs::read_to_string(&files[1])
+            .unwrap()
+            .replace("198.51.100.10", "fe80::10"),
+    );
+    let err = stderr(&nlb(&check_args(&files[1..2])));
+    assert!(
+        err.contains("cluster.vip: `fe80::10`") && err.contains("link-local"),
+        "{err}"
+    );
+    write(
+        Path::new(&files[2]),
+        &std::fs::read_to_string(&files[2])
+            .unwrap()
+            .replace("198.51.100.10", "2001:db8::10"),
+    );
+    let err = stderr(&nlb(&check_args(&files[2..])));
+    assert!(
+        err.contains("cluster.vip: `2001:db8::10`") && err.contains("IPv4 VIPs only"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn ip2mac_says_host_191_cannot_be_used_in_unicast_mode() {
+    let o = nlb(&["ip2mac", "172.31.3.232", "--host", "191"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("host 191 cannot be used")
+            && !stdout(&o).contains("host 191 sends with"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("error: host id 191 (0xbf) cannot be used in unicast mode"),
+        "{}",
+        stderr(&o)
+    );
+    let o = nlb(&["ip2mac", "172.31.3.232", "--host", "191", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["masked_source_mac"]["usable"], false);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unicast mode"));
+    // Its neighbours are fine.
+    for id in ["190", "192"] {
+        let v = json(&nlb(&["ip2mac", "172.31.3.232", "--host", id, "--json"]));
+        assert_eq!(v["masked_source_mac"]["usable"], true);
+        assert!(v.get("error").is_none());
+    }
+}
+
+#[test]
+fn failures_have_one_error_prefix_and_stay_json_with_json() {
+    let d = scratch("failures");
+    let missing = d.join("missing.toml");
+    let missing = missing.to_str().unwrap();
+    let o = nlb(&["plan", missing]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("error: {missing}: (file): cannot read"))
+            && !err.contains("error: error"),
+        "{err}"
+    );
+    // Every problem of every file at once, each with its place.
+    let (ex, files) = example_cluster("failures-plan");
+    let bad = files[0].clone();
+    write(
+        Path::new(&bad),
+        &std::fs::read_to_string(&bad)
+            .unwrap()
+            .replace("id = 1", "id = 0"),
+    );
+    let o = nlb(&["plan", &bad, missing, "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    let problems = v["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{v}");
+    assert_eq!(problems[0]["field"], "host.id");
+    assert_eq!(problems[0]["line"], 21);
+    assert_eq!(problems[0]["file"], bad.as_str());
+    assert_eq!(problems[1]["file"], missing);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 configuration problem(s)"));
+    // Other verbs: a message, as JSON with --json and with one prefix without.
+    for args in [
+        &["plan", &files[1], "--without", "9", "--json"][..],
+        &["ip2mac", "vip", "--json"],
+        &["ip2mac", "172.31.3.232", "--host", "0", "--json"],
+        &["simulate", "--scenario", "nope", "--json"],
+        &["config", "check", missing, "--json"],
+    ] {
+        let o = nlb(args);
+        assert!(!o.status.success(), "{args:?}");
+        let v = json(&o);
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{args:?}: {v}"
+        );
+        let text = nlb(&args[..args.len() - 1]);
+        assert_eq!(text.status.code(), o.status.code(), "{args:?}");
+        let err = stderr(&text);
+        assert!(
+            err.starts_with("error: ") && !err.contains("error: error"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(d).unwrap();
+    std::fs::remove_dir_all(ex).unwrap();
 }
 
 #[test]
@@ -178,7 +445,7 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert!(nlb_core::config::load_key(&key).is_ok());
+    assert!(nlb_core::key::read_key(&key).is_ok());
     let again = nlb(&["keygen", k]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("exists") && stderr(&again).contains("--force"));
@@ -189,6 +456,16 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
     );
     assert!(nlb(&["keygen", k, "--force"]).status.success());
     assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
+    assert_eq!(mode_of(&key), 0o600);
+    // A file others could read is replaced by a private one.
+    set_mode(&key, 0o644);
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(nlb(&["keygen", k, "--force"]).status.success());
+    assert_eq!(mode_of(&key), 0o600);
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), text);
+    assert!(nlb_core::key::read_key(&key).is_ok());
+    // Nothing left beside it.
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
     std::fs::remove_dir_all(d).unwrap();
 }
 
@@ -233,6 +510,19 @@ fn verbs_say_when_nlbd_is_not_running() {
         ])
         .output()
         .unwrap();
+    let with_json = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_nlb"),
+            "query",
+            "-i",
+            "eth9",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -240,6 +530,11 @@ fn verbs_say_when_nlbd_is_not_running() {
         "{}",
         stderr(&out)
     );
+    assert_eq!(with_json.status.code(), Some(2));
+    assert!(json(&with_json)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nlbd is not running on eth9"));
 }
 
 #[test]

@@ -17,7 +17,7 @@ use state::{undo, Changes};
 use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::classify::{locate, Flow};
-use nlb_core::config::{load_key, Config};
+use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Event, Node};
 use nlb_core::rules::Transport;
 use nlb_dataplane::mask::SourceMask;
@@ -98,10 +98,18 @@ fn random_u64() -> Result<u64, String> {
 
 fn run(args: &Args) -> Result<(), String> {
     let mut log = EventLog::default();
-    let mut config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    // Everything nlbd refuses in a configuration (the key file included) is refused
+    // here, by the same code `nlb config check` runs, with every problem listed.
+    let (mut config, key) = Config::load_with_key(&args.config).map_err(|e| {
+        format!(
+            "{} has {} problem(s); nothing was changed:\n{e}",
+            args.config.display(),
+            e.0.len()
+        )
+    })?;
+    let key = key.heartbeat_key();
     // The cluster part never changes while nlbd runs (a reload refuses to).
     let cluster = &config.cluster.clone();
-    let key = load_key(&cluster.key_file)?;
     let iface = &config.host.interface.clone();
     // First, before changing anything: refuse if another nlbd serves this interface.
     let mut control = control::ControlSocket::bind(iface)?;
@@ -109,6 +117,7 @@ fn run(args: &Args) -> Result<(), String> {
         .vips()
         .map(|v| match v {
             IpAddr::V4(a) => Ok(a),
+            // The configuration parser refuses IPv6 VIPs; this stays as a guard.
             IpAddr::V6(a) => Err(format!(
                 "VIP {a} (from {}): nlbd's data path handles IPv4 VIPs only so far",
                 config.path.display()

@@ -32,6 +32,9 @@ impl Host {
             host.ip(&["-n", &host.ns, "link", "set", dev, "up"]);
         }
         std::fs::write(host.dir.join("k"), "00".repeat(32)).unwrap();
+        // nlbd refuses a key that group or others may read.
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(host.dir.join("k"), private).unwrap();
         host
     }
 
