@@ -28,6 +28,10 @@
 #define UNCONFIRMED_TIMEOUT_NS 60000000000ULL
 /* Bit 0 of a way's seen_ns: the client's ACK has been seen (a completed handshake). */
 #define CONN_CONFIRMED 1ULL
+/* Heartbeat-type frames from a source no member has sent from pass at most this many a
+ * second per CPU: enough for hosts joining, too few for a flood to cost the daemon. */
+#define HB_UNKNOWN_PER_SEC 200
+#define NS_PER_SEC 1000000000ULL
 
 /* Slot states: the numbering of nlb_core::convergence::SlotState. */
 enum slot_state {
@@ -61,6 +65,9 @@ enum counter {
 	CNT_CONN_EVICTED_UNCONFIRMED,
 	/* A new connection went untracked: its bucket holds only confirmed ones. */
 	CNT_CONN_TABLE_FULL,
+	/* Heartbeat-type frames from a source no authenticated heartbeat came from. */
+	CNT_PASS_HEARTBEAT_UNKNOWN,
+	CNT_DROP_HEARTBEAT_UNKNOWN,
 	CNT_MAX,
 };
 
@@ -144,6 +151,28 @@ struct conn_bucket {
 	__u32 ports[CONN_WAYS];
 	__u64 seen_ns[CONN_WAYS];
 };
+
+/* Source MACs (in the low 48 bits) that authenticated heartbeats came from: the daemon
+ * adds a source once a frame from it verifies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} HB_SOURCES SEC(".maps");
+
+/* Per CPU: the second unknown heartbeat sources are counted in, and how many passed. */
+struct hb_budget {
+	__u64 since_ns;
+	__u64 passed;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hb_budget);
+} HB_BUDGET SEC(".maps");
 
 struct frag_key {
 	__u32 saddr;
@@ -578,6 +607,30 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth)
 	return count(CNT_ARP_REPLIED, XDP_TX);
 }
 
+/* Heartbeats from members pass; anything else of that EtherType passes within a small
+ * budget, so that a flood of junk (anyone on the LAN can send it, without the key)
+ * costs the daemon nothing beyond the budget and never crowds out members' frames. */
+static __always_inline int heartbeat(struct ethhdr *eth)
+{
+	__u64 src = 0;
+	__builtin_memcpy(&src, eth->h_source, 6);
+	if (bpf_map_lookup_elem(&HB_SOURCES, &src))
+		return count(CNT_PASS_HEARTBEAT, XDP_PASS);
+	__u32 zero = 0;
+	struct hb_budget *b = bpf_map_lookup_elem(&HB_BUDGET, &zero);
+	if (!b)
+		return count(CNT_DROP_HEARTBEAT_UNKNOWN, XDP_DROP);
+	__u64 now = coarse_now();
+	if (now - b->since_ns >= NS_PER_SEC) {
+		b->since_ns = now;
+		b->passed = 0;
+	}
+	if (b->passed >= HB_UNKNOWN_PER_SEC)
+		return count(CNT_DROP_HEARTBEAT_UNKNOWN, XDP_DROP);
+	b->passed++;
+	return count(CNT_PASS_HEARTBEAT_UNKNOWN, XDP_PASS);
+}
+
 /* Ethernet header without the packed attribute of linux/if_ether.h, so the EtherType
  * is read in one load. */
 struct eth {
@@ -593,7 +646,7 @@ static __always_inline int other_frame(struct xdp_md *ctx, struct ethhdr *eth)
 	if ((void *)(eth + 1) > end)
 		return count(CNT_DROP_MALFORMED, XDP_PASS);
 	if (eth->h_proto == bpf_htons(ETH_P_NLB_HEARTBEAT))
-		return count(CNT_PASS_HEARTBEAT, XDP_PASS);
+		return heartbeat(eth);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return handle_arp(ctx, eth);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))

@@ -187,7 +187,7 @@ fn timers_out_of_range() {
         4,
         "cluster.loss_tolerance",
     );
-    assert!(e.message.contains("3..=100"), "{e}");
+    assert!(e.message.contains("4..=100"), "{e}");
     let e = one_error(
         &MINIMAL.replace("name = \"web\"", "name = \"web\"\ntable_size = 65536"),
         4,

@@ -95,7 +95,7 @@ struct SlotChunk {
 unsafe impl Pod for SlotChunk {}
 
 /// Counters kept by the program, by verdict (order of `enum counter`).
-pub const COUNTER_NAMES: [&str; 16] = [
+pub const COUNTER_NAMES: [&str; 18] = [
     "pass_not_ipv4",
     "pass_heartbeat",
     "pass_not_vip",
@@ -112,6 +112,8 @@ pub const COUNTER_NAMES: [&str; 16] = [
     "drop_fragment",
     "conn_evicted_unconfirmed",
     "conn_table_full",
+    "pass_heartbeat_unknown",
+    "drop_heartbeat_unknown",
 ];
 
 /// What can go wrong loading or driving the data path.
@@ -383,7 +385,14 @@ impl Dataplane {
                 .to_string();
             maps.insert(name, aya::maps::Map::from_map_data(data).map_err(map_err)?);
         }
-        for needed in ["CONFIG", "PORTS", "SLOTS", "CONNS", "COUNTERS"] {
+        for needed in [
+            "CONFIG",
+            "PORTS",
+            "SLOTS",
+            "CONNS",
+            "COUNTERS",
+            "HB_SOURCES",
+        ] {
             if !maps.contains_key(needed) {
                 return Err(Error::Load(format!(
                     "program {program_id} has no {needed} map; not this version's data path"
@@ -573,6 +582,16 @@ impl Dataplane {
     pub fn touch(&mut self, connections: &[Connection], at: Duration) -> Result<(), Error> {
         self.conns.touch(connections, at);
         Ok(())
+    }
+
+    /// Lets every heartbeat-type frame from `src` through (an authenticated heartbeat
+    /// came from it); others pass only within a small budget a second.
+    pub fn trust_heartbeat_source(&mut self, src: MacAddr) -> Result<(), Error> {
+        let mut key = [0u8; 8];
+        key[..6].copy_from_slice(&src.0);
+        let mut map: aya::maps::HashMap<&mut MapData, u64, u8> =
+            aya::maps::HashMap::try_from(self.map_mut("HB_SOURCES")).map_err(map_err)?;
+        map.insert(u64::from_ne_bytes(key), 1, 0).map_err(map_err)
     }
 
     /// Forgets every connection.

@@ -142,6 +142,32 @@ fn heartbeats_foreign_traffic_and_other_protocols_pass_untouched() {
 }
 
 #[test]
+fn a_flood_of_heartbeat_type_junk_passes_only_within_a_budget_members_always() {
+    let (_, mut dp) = web();
+    let frame = |src: [u8; 6]| {
+        let mut f = packet::ethernet(CLUSTER_MAC, src, 0x88b5);
+        f.extend_from_slice(&[0xa5; 200]);
+        f
+    };
+    let member = [2, 0, 0, 0, 0, 2];
+    dp.trust_heartbeat_source(nlb_core::mac::MacAddr(member))
+        .unwrap();
+    // 5000 junk frames from a stranger in one go (BPF_PROG_RUN runs them on one CPU
+    // within a second): at most the budget passes.
+    let junk = dp.test_run(&frame([2, 0xee, 0, 0, 0, 1]), 5000).unwrap();
+    assert_eq!(junk.action, XDP_DROP, "the budget is spent");
+    let counters: std::collections::BTreeMap<_, _> = dp.counters().unwrap().into_iter().collect();
+    let passed = counters["pass_heartbeat_unknown"];
+    assert!((1..=200).contains(&passed), "{passed} passed");
+    assert_eq!(counters["drop_heartbeat_unknown"], 5000 - passed);
+    // The member's frames pass all the same.
+    let r = dp.test_run(&frame(member), 1000).unwrap();
+    assert_eq!(r.action, XDP_PASS);
+    let counters: std::collections::BTreeMap<_, _> = dp.counters().unwrap().into_iter().collect();
+    assert_eq!(counters["pass_heartbeat"], 1000);
+}
+
+#[test]
 fn arp_for_a_vip_is_answered_with_the_cluster_mac_by_the_default_host_only() {
     let (c, mut dp) = web();
     let requester = [2, 0xaa, 0, 0, 0, 1];

@@ -1,9 +1,11 @@
 //! # nlb-sim
 //!
 //! Deterministic simulation of whole nlb clusters: up to 64 hosts running the real
-//! convergence state machine, a seeded network that loses, delays, duplicates and
-//! reorders frames and partitions hosts, an attacker that forges and replays frames,
-//! and modelled client connections with each host's connection table. Invariants are
+//! convergence state machine, each on its own clock (its own origin, a drift of up to
+//! 100 ppm, a wall clock that can be stepped), a seeded network that loses, delays,
+//! duplicates and reorders frames and partitions hosts, an attacker that forges and
+//! replays frames, frozen processes, and modelled client connections (some living
+//! minutes, idle for up to 90 s) with each host's connection table. Invariants are
 //! checked continuously:
 //!
 //! - **I1** at most one host admits new flows in any slot at any instant;
@@ -25,7 +27,7 @@ mod world;
 
 pub use rng::Rng;
 pub use scenario::Scenario;
-pub use world::{sim_config, SIM_TABLE_SIZE};
+pub use world::{sim_config, Fault, SIM_TABLE_SIZE};
 
 use std::time::Duration;
 
@@ -125,12 +127,17 @@ impl Report {
 /// attacker that only forges, and reports any difference in the ownership trace as an
 /// I4 violation.
 pub fn run(hosts: usize, seed: u64, scenario: Scenario) -> Report {
+    run_with_fault(hosts, seed, scenario, None)
+}
+
+/// [`run`] with a fault planted in every host: the invariant checks must report it.
+pub fn run_with_fault(hosts: usize, seed: u64, scenario: Scenario, fault: Option<Fault>) -> Report {
     assert!((1..=64).contains(&hosts), "1..=64 hosts");
     let attack = scenario == Scenario::Attack;
-    let with = world::World::new(hosts, seed, scenario, attack, attack);
+    let with = world::World::new(hosts, seed, scenario, attack, attack, fault);
     let mut report = with.report.clone();
     if scenario == Scenario::Attack {
-        let without = world::World::new(hosts, seed, scenario, true, false);
+        let without = world::World::new(hosts, seed, scenario, true, false, fault);
         if let Some(i) = with
             .trace
             .iter()

@@ -26,11 +26,21 @@ pub enum Scenario {
     /// Hosts hand off to successor processes (an upgrade), once on a calm network and
     /// once on a lossy one, while connections are open.
     HandOff,
+    /// Three minutes with connections that live far longer than every timer and idle
+    /// for up to 90 s between packets, across a join, a weight change, a hand-off and a
+    /// drainstop.
+    LongLived,
+    /// A host's process freezes for two seconds (a VM paused, a daemon stalled) while
+    /// its data path runs on with its last slot states and lease, then resumes.
+    Pause,
+    /// A host restarts with its wall clock stepped back an hour (a VM restored from a
+    /// snapshot, NTP correcting a fast clock).
+    ClockStep,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Churn,
         Scenario::Crash,
         Scenario::Partition,
@@ -39,6 +49,9 @@ impl Scenario {
         Scenario::Flaky,
         Scenario::Attack,
         Scenario::HandOff,
+        Scenario::LongLived,
+        Scenario::Pause,
+        Scenario::ClockStep,
     ];
 
     /// The name used on the command line.
@@ -52,6 +65,9 @@ impl Scenario {
             Scenario::Flaky => "flaky",
             Scenario::Attack => "attack",
             Scenario::HandOff => "handoff",
+            Scenario::LongLived => "long-lived",
+            Scenario::Pause => "pause",
+            Scenario::ClockStep => "clock-step",
         }
     }
 
@@ -136,6 +152,40 @@ impl Scenario {
                 actions.push((ms(5500), Action::Flaky(false)));
                 ms(9000)
             }
+            Scenario::LongLived => {
+                let joiner = pick(rng);
+                boot_all(&mut actions, Some(joiner), rng);
+                actions.push((ms(20_000), Action::Boot(joiner)));
+                let w = rng.range(1, 100) as u8;
+                actions.push((
+                    ms(50_000),
+                    Action::Command(pick(rng), Command::SetWeight { rule: 0, weight: w }),
+                ));
+                actions.push((
+                    ms(80_000),
+                    Action::HandOff(pick(rng), ms(rng.range(10, 300))),
+                ));
+                let h = pick(rng);
+                drain_host = Some(h);
+                actions.push((
+                    ms(110_000),
+                    Action::Command(h, Command::DrainStop { timeout: None }),
+                ));
+                ms(180_000)
+            }
+            Scenario::Pause => {
+                boot_all(&mut actions, None, rng);
+                actions.push((ms(3000), Action::Pause(pick(rng), ms(2000))));
+                ms(9000)
+            }
+            Scenario::ClockStep => {
+                boot_all(&mut actions, None, rng);
+                let r = pick(rng);
+                actions.push((ms(3000), Action::Crash(r)));
+                actions.push((ms(3200), Action::StepClock(r, -3_600_000)));
+                actions.push((ms(3300), Action::Boot(r)));
+                ms(8000)
+            }
             Scenario::Churn => {
                 boot_all(&mut actions, None, rng);
                 let mut t = ms(1500);
@@ -179,6 +229,7 @@ impl Scenario {
             Scenario::Flaky => ms(6000),
             Scenario::HandOff => ms(5500),
             Scenario::Partition => ms(5000),
+            Scenario::Pause => ms(5000),
             _ => actions.iter().map(|(t, _)| *t).max().unwrap_or_default(),
         };
         Plan {
@@ -203,7 +254,13 @@ impl FromStr for Scenario {
             .iter()
             .find(|x| x.as_str() == s)
             .copied()
-            .ok_or_else(|| format!("`{s}` is not a scenario; expected one of churn, crash, partition, join, drain, flaky, attack, handoff"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Scenario::ALL.iter().map(|x| x.as_str()).collect();
+                format!(
+                    "`{s}` is not a scenario; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -215,6 +272,10 @@ pub(crate) enum Action {
     /// The host's process hands off and its successor resumes after the gap.
     HandOff(usize, Duration),
     Command(usize, Command),
+    /// The host's process freezes for the span; its data path runs on.
+    Pause(usize, Duration),
+    /// The host's wall clock moves by this many ms (negative: back).
+    StepClock(usize, i64),
     Partition(Vec<usize>),
     Heal,
     Flaky(bool),

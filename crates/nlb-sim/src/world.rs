@@ -89,6 +89,57 @@ enum Ev {
         host: usize,
         state: Box<HandOff>,
     },
+    /// A paused host's process runs again.
+    Unpause {
+        host: usize,
+    },
+}
+
+/// A fault planted in every host, to show that the invariant checks catch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The data path admits new flows whatever the lease says.
+    IgnoreLease,
+    /// The data path reports no connection in released slots, however many it holds.
+    ForgetHeld,
+}
+
+/// A host's clocks: a monotonic one that runs from its own origin at a rate off true
+/// time by a bounded drift, and a wall clock that operators and NTP can step.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    origin_ns: u64,
+    drift_ppm: i64,
+    wall_offset_ns: i64,
+}
+
+/// The most a simulated host's clock runs fast or slow (a common crystal's bound).
+const MAX_DRIFT_PPM: u64 = 100;
+
+impl Clock {
+    /// The host's monotonic time at true time `t`.
+    fn local(&self, t: Duration) -> Duration {
+        let n = t.as_nanos() as i128;
+        let l = i128::from(self.origin_ns) + n + n * i128::from(self.drift_ppm) / 1_000_000;
+        Duration::from_nanos(l as u64)
+    }
+
+    /// The earliest true time at which the host's monotonic clock reads at least
+    /// `local` (with a microsecond to spare for rounding).
+    fn global(&self, local: Duration) -> Duration {
+        let l = local.as_nanos() as i128 - i128::from(self.origin_ns);
+        if l <= 0 {
+            return Duration::ZERO;
+        }
+        let den = 1_000_000 + i128::from(self.drift_ppm);
+        let t = (l * 1_000_000 + den - 1) / den + 1_000;
+        Duration::from_nanos(t as u64)
+    }
+
+    /// The wall clock at true time `t`, in ns since the epoch.
+    fn wall(&self, t: Duration) -> u64 {
+        (t.as_nanos() as i128 + i128::from(self.wall_offset_ns)) as u64
+    }
 }
 
 struct Queued {
@@ -118,7 +169,8 @@ impl Ord for Queued {
 struct Host {
     config: Config,
     node: Option<Node>,
-    boots: u64,
+    /// The incarnation nonce of its running node.
+    nonce: u64,
     mac: MacAddr,
     /// Connections this host's data path holds: conn -> (rule, slot).
     conntrack: BTreeMap<usize, (usize, u32)>,
@@ -128,6 +180,9 @@ struct Host {
     admit_bits: Vec<Vec<u64>>,
     group: usize,
     last_trace: Option<(Option<u64>, u64)>,
+    clock: Clock,
+    /// The process is frozen: it neither sends, receives nor ticks; its data path runs.
+    paused: bool,
 }
 
 struct Conn {
@@ -136,6 +191,8 @@ struct Conn {
     holder: Option<usize>,
     closes_at: Duration,
     alive: bool,
+    /// Time between its packets, in ms: least and most.
+    gap_ms: (u64, u64),
 }
 
 /// The network's behaviour.
@@ -147,18 +204,27 @@ struct Net {
     delay_jitter_us: u64,
 }
 
-const CALM: Net = Net {
-    loss: 0.0,
-    dup: 0.0,
-    delay_min_us: 50,
-    delay_jitter_us: 250,
-};
-const FLAKY: Net = Net {
-    loss: 0.10,
-    dup: 0.05,
-    delay_min_us: 100,
-    delay_jitter_us: 30_000,
-};
+impl Net {
+    /// A calm network: no loss, sub-millisecond delay.
+    fn calm(rng: &mut Rng) -> Net {
+        Net {
+            loss: 0.0,
+            dup: 0.0,
+            delay_min_us: rng.range(20, 100),
+            delay_jitter_us: rng.range(100, 1000),
+        }
+    }
+
+    /// A flaky one: loss, duplicates, and delays that reorder frames.
+    fn flaky(rng: &mut Rng) -> Net {
+        Net {
+            loss: rng.range(3, 15) as f64 / 100.0,
+            dup: rng.range(0, 10) as f64 / 100.0,
+            delay_min_us: rng.range(50, 500),
+            delay_jitter_us: rng.range(5_000, 40_000),
+        }
+    }
+}
 
 /// One simulation run.
 pub struct World {
@@ -168,6 +234,9 @@ pub struct World {
     hosts: Vec<Host>,
     conns: Vec<Conn>,
     net: Net,
+    calm: Net,
+    flaky: Net,
+    fault: Option<Fault>,
     net_rng: Rng,
     traffic_rng: Rng,
     attack_rng: Rng,
@@ -190,19 +259,24 @@ pub struct World {
 
 impl World {
     /// A world of `hosts` hosts for `scenario`, seeded by `seed`; with an attacker that
-    /// forges frames, and if `replays` also replays captured ones.
+    /// forges frames, and if `replays` also replays captured ones; with a fault planted
+    /// in every host, if any.
     pub fn new(
         hosts: usize,
         seed: u64,
         scenario: Scenario,
         attacker: bool,
         replays: bool,
+        fault: Option<Fault>,
     ) -> World {
         let mut rng = Rng::new(seed);
         let net_rng = rng.fork(1);
         let traffic_rng = rng.fork(2);
         let mut setup = rng.fork(3);
         let attack_rng = rng.fork(4);
+        let mut env = rng.fork(5);
+        let calm = Net::calm(&mut env);
+        let flaky = Net::flaky(&mut env);
         // Distinct host ids spread over 1..=255.
         let mut ids: Vec<u8> = Vec::new();
         while ids.len() < hosts {
@@ -216,7 +290,7 @@ impl World {
             .map(|&id| Host {
                 config: sim_config(id),
                 node: None,
-                boots: 0,
+                nonce: 0,
                 mac: MacAddr([0x02, 0, 0, 0, 0, id]),
                 conntrack: BTreeMap::new(),
                 reported: BTreeMap::new(),
@@ -224,6 +298,14 @@ impl World {
                 admit_bits: vec![vec![0; 4], vec![0; 1], vec![0; 1]],
                 group: 0,
                 last_trace: None,
+                clock: Clock {
+                    // Each host's monotonic clock has its own origin (its uptime) and
+                    // rate; wall clocks agree to within a second, around 2026.
+                    origin_ns: env.range(1, 1_000_000) * 1_000_000,
+                    drift_ppm: env.range(0, 2 * MAX_DRIFT_PPM) as i64 - MAX_DRIFT_PPM as i64,
+                    wall_offset_ns: 1_790_000_000_000_000_000 + env.below(1_000_000_000) as i64,
+                },
+                paused: false,
             })
             .collect();
         let config = &hosts[0].config.cluster;
@@ -237,7 +319,10 @@ impl World {
             seq: 0,
             queue: BinaryHeap::new(),
             conns: Vec::new(),
-            net: CALM,
+            net: calm,
+            calm,
+            flaky,
+            fault,
             net_rng,
             traffic_rng,
             attack_rng,
@@ -289,9 +374,35 @@ impl World {
                 holder: None,
                 closes_at,
                 alive: false,
+                gap_ms: (100, 250),
             });
             w.push(t, Ev::Open { conn });
             t += Duration::from_micros(w.traffic_rng.range(5_000, 60_000));
+        }
+        if scenario == Scenario::LongLived {
+            // Connections that outlive every timer, idle up to 90 s between packets.
+            for _ in 0..40 {
+                let conn = w.conns.len();
+                let at = ms(w.traffic_rng.range(500, 10_000));
+                let client = Ipv4Addr::new(203, 0, 113, w.traffic_rng.range(1, 254) as u8);
+                let flow = Flow {
+                    vip: w.hosts[0].config.cluster.vip,
+                    transport: Transport::Tcp,
+                    client: IpAddr::V4(client),
+                    client_port: w.traffic_rng.range(1024, 65535) as u16,
+                    server_port: 80,
+                };
+                let (rule, slot) = locate(&w.hosts[0].config.cluster, &flow).expect("to the VIP");
+                w.conns.push(Conn {
+                    rule,
+                    slot,
+                    holder: None,
+                    closes_at: ms(w.traffic_rng.range(100_000, 170_000)),
+                    alive: false,
+                    gap_ms: (1_000, 90_000),
+                });
+                w.push(at, Ev::Open { conn });
+            }
         }
         if attacker {
             w.push(ms(50), Ev::Attack);
@@ -327,19 +438,32 @@ impl World {
                 Ev::Tick { host } => {
                     if self.hosts[host].scheduled_tick == Some(self.now) {
                         self.hosts[host].scheduled_tick = None;
+                        if self.hosts[host].paused {
+                            continue;
+                        }
+                        let local = self.local(host);
                         if let Some(n) = self.hosts[host].node.as_mut() {
-                            n.tick(self.now);
+                            n.tick(local);
                         }
                         self.after(host);
                     }
+                }
+                Ev::Unpause { host } => {
+                    self.hosts[host].paused = false;
+                    let local = self.local(host);
+                    if let Some(n) = self.hosts[host].node.as_mut() {
+                        n.tick(local);
+                    }
+                    self.after(host);
                 }
                 Ev::Open { conn } => self.open(conn),
                 Ev::Packet { conn } => self.packet(conn),
                 Ev::Close { conn } => self.close(conn),
                 Ev::Action(a) => self.act(a),
                 Ev::Resume { host, state } => {
+                    let local = self.local(host);
                     let h = &mut self.hosts[host];
-                    let node = Node::resume(&h.config, self.key, *state, h.mac, self.now)
+                    let node = Node::resume(&h.config, self.key, *state, h.mac, local)
                         .expect("the successor runs the same configuration");
                     h.node = Some(node);
                     self.after(host);
@@ -398,10 +522,14 @@ impl World {
 
     fn deliver(&mut self, to: usize, frame: &[u8], attacker: Option<bool>) {
         let now = self.now;
+        let local = self.local(to);
+        if self.hosts[to].paused {
+            return;
+        }
         let Some(node) = self.hosts[to].node.as_mut() else {
             return;
         };
-        let result = node.handle_frame(now, frame);
+        let result = node.handle_frame(local, frame);
         if let Some(replay) = attacker {
             self.report.attacker_frames += 1;
             // A forged frame must never pass. A replayed genuine frame may be recorded by
@@ -427,8 +555,19 @@ impl World {
 
     // ----- after a host handled an input -----
 
+    /// Host `h`'s monotonic time now.
+    fn local(&self, h: usize) -> Duration {
+        self.hosts[h].clock.local(self.now)
+    }
+
     fn after(&mut self, h: usize) {
-        let now = self.now;
+        if self.hosts[h].paused {
+            // A frozen process does nothing; its data path's tables stay as they were.
+            self.check_i1(h);
+            return;
+        }
+        let now = self.local(h);
+        let forget_held = self.fault == Some(Fault::ForgetHeld);
         for _ in 0..8 {
             let Some(node) = self.hosts[h].node.as_mut() else {
                 return;
@@ -457,7 +596,10 @@ impl World {
             host.reported.retain(|k, _| released.contains(k));
             let mut changes = Vec::new();
             for key in released {
-                let held = host.conntrack.values().filter(|&&k| k == key).count() as u32;
+                let mut held = host.conntrack.values().filter(|&&k| k == key).count() as u32;
+                if forget_held {
+                    held = 0;
+                }
                 if host.reported.insert(key, held) != Some(held) {
                     changes.push((key, held));
                 }
@@ -478,12 +620,13 @@ impl World {
 
     fn schedule_tick(&mut self, h: usize) {
         let now = self.now;
+        let local = self.local(h);
         let host = &mut self.hosts[h];
         let Some(node) = host.node.as_ref() else {
             host.scheduled_tick = None;
             return;
         };
-        let d = node.next_deadline(now).max(now);
+        let d = host.clock.global(node.next_deadline(local)).max(now);
         if host.scheduled_tick.is_none_or(|s| d < s || s < now) {
             host.scheduled_tick = Some(d);
             self.push(d, Ev::Tick { host: h });
@@ -508,10 +651,10 @@ impl World {
     }
 
     fn lease_ok(&self, h: usize) -> bool {
-        self.hosts[h]
-            .node
-            .as_ref()
-            .is_some_and(|n| n.lease_expiry().is_none_or(|e| self.now < e))
+        let local = self.local(h);
+        self.hosts[h].node.as_ref().is_some_and(|n| {
+            self.fault == Some(Fault::IgnoreLease) || n.lease_expiry().is_none_or(|e| local < e)
+        })
     }
 
     /// A partitioned cluster cannot tell a dead peer from an unreachable one: each side
@@ -660,10 +803,9 @@ impl World {
         let (rule, slot) = (self.conns[c].rule, self.conns[c].slot);
         let admitting: Vec<usize> = (0..self.hosts.len())
             .filter(|&h| {
-                self.hosts[h]
-                    .node
-                    .as_ref()
-                    .is_some_and(|n| n.admits_new_flows(rule, slot, now))
+                self.hosts[h].node.as_ref().is_some_and(|n| {
+                    n.slot_state(rule, slot).admits_new_flows() && self.lease_ok(h)
+                })
             })
             .collect();
         self.report.connections += 1;
@@ -674,7 +816,8 @@ impl World {
                 self.conns[c].holder = Some(h);
                 self.conns[c].alive = true;
                 self.hosts[h].conntrack.insert(c, (rule, slot));
-                let next = now + ms(self.traffic_rng.range(100, 250));
+                let (lo, hi) = self.conns[c].gap_ms;
+                let next = now + ms(self.traffic_rng.range(lo, hi));
                 self.push(next, Ev::Packet { conn: c });
                 let close = self.conns[c].closes_at;
                 self.push(close, Ev::Close { conn: c });
@@ -702,7 +845,7 @@ impl World {
         }
         let (rule, slot) = (self.conns[c].rule, self.conns[c].slot);
         let holder_id = self.hosts[holder].config.host.id;
-        let holder_nonce = self.hosts[holder].boots;
+        let holder_nonce = self.hosts[holder].nonce;
         for g in 0..self.hosts.len() {
             if g == holder || !self.lease_ok(g) {
                 continue;
@@ -732,7 +875,8 @@ impl World {
             self.after(holder);
             return;
         }
-        let next = self.now + ms(self.traffic_rng.range(100, 250));
+        let (lo, hi) = self.conns[c].gap_ms;
+        let next = self.now + ms(self.traffic_rng.range(lo, hi));
         self.push(next, Ev::Packet { conn: c });
     }
 
@@ -752,23 +896,28 @@ impl World {
 
     fn act(&mut self, a: Action) {
         let now = self.now;
+        let local = |w: &World, h: usize| w.local(h);
         match a {
             Action::Boot(h) => {
+                let local = local(self, h);
                 let host = &mut self.hosts[h];
                 if host.node.is_some() {
                     return;
                 }
-                host.boots += 1;
                 host.conntrack.clear();
                 host.reported.clear();
                 let seq_start = self.net_rng.next_u64() >> 1;
+                // The incarnation nonce is the wall clock, as a naive daemon would take
+                // it: the core must not depend on it growing (see ClockStep).
+                let nonce = host.clock.wall(now);
+                host.nonce = nonce;
                 host.node = Some(Node::new(
                     &host.config,
                     self.key,
-                    host.boots,
+                    nonce,
                     seq_start,
                     host.mac,
-                    now,
+                    local,
                 ));
                 self.fault();
                 self.after(h);
@@ -797,10 +946,11 @@ impl World {
                 self.push(now + gap, Ev::Resume { host: h, state });
             }
             Action::Command(h, cmd) => {
+                let local = local(self, h);
                 let Some(node) = self.hosts[h].node.as_mut() else {
                     return;
                 };
-                if node.command(now, cmd).is_ok() {
+                if node.command(local, cmd).is_ok() {
                     match cmd {
                         Command::Stop | Command::Suspend => self.hosts[h].conntrack.clear(),
                         Command::Disable(sel) => self.hosts[h].conntrack.retain(|_, (r, _)| {
@@ -827,7 +977,17 @@ impl World {
                 self.partition_grace_until = now + self.convergence_bound;
                 self.fault();
             }
-            Action::Flaky(on) => self.net = if on { FLAKY } else { CALM },
+            Action::Flaky(on) => self.net = if on { self.flaky } else { self.calm },
+            Action::Pause(h, span) => {
+                if self.hosts[h].node.is_some() {
+                    self.hosts[h].paused = true;
+                    self.fault();
+                    self.push(now + span, Ev::Unpause { host: h });
+                }
+            }
+            Action::StepClock(h, by_ms) => {
+                self.hosts[h].clock.wall_offset_ns += by_ms * 1_000_000;
+            }
         }
     }
 

@@ -16,10 +16,14 @@ fn hosts_for(seed: u64) -> usize {
 }
 
 fn sweep(scenario: Scenario) {
+    sweep_seeds(scenario, seeds());
+}
+
+fn sweep_seeds(scenario: Scenario, seeds: u64) {
     let mut failures = Vec::new();
     let mut worst_convergence: f64 = 0.0;
     let mut worst_failover: f64 = 0.0;
-    for seed in 0..seeds() {
+    for seed in 0..seeds {
         let r = run(hosts_for(seed), seed, scenario);
         worst_convergence = worst_convergence.max(r.max_convergence_ms);
         worst_failover = worst_failover.max(r.failover_ms.unwrap_or(0.0));
@@ -33,14 +37,14 @@ fn sweep(scenario: Scenario) {
     }
     eprintln!(
         "{scenario}: {} seeds, {} failed; longest convergence {worst_convergence:.0} ms, longest failover {worst_failover:.0} ms",
-        seeds(),
+        seeds,
         failures.len()
     );
     assert!(
         failures.is_empty(),
         "{} of {} seeds failed:\n{}",
         failures.len(),
-        seeds(),
+        seeds,
         failures
             .iter()
             .take(10)
@@ -88,6 +92,22 @@ fn attack() {
 #[test]
 fn handoff() {
     sweep(Scenario::HandOff);
+}
+
+/// Three minutes each: a twentieth of the seeds.
+#[test]
+fn long_lived() {
+    sweep_seeds(Scenario::LongLived, seeds().div_ceil(20));
+}
+
+#[test]
+fn pause() {
+    sweep(Scenario::Pause);
+}
+
+#[test]
+fn clock_step() {
+    sweep(Scenario::ClockStep);
 }
 
 /// Every scenario once at the largest supported size.

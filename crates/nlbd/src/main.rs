@@ -314,6 +314,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut next_report = now;
     let mut next_igmp = now + Duration::from_secs(10);
     let mut rejected = 0u64;
+    let mut trusted_sources = std::collections::BTreeSet::new();
     let mut stopping = false;
     let mut arp_responder = false;
     loop {
@@ -330,12 +331,24 @@ fn run(args: &Args) -> Result<(), String> {
         let mut wait = wait;
         for _ in 0..FRAMES_PER_TURN {
             match socket.recv(&mut buf, wait) {
-                Ok(Some(n)) => {
-                    if let Err(reason) = node.handle_frame(ktime_now(), &buf[..n]) {
+                Ok(Some(n)) => match node.handle_frame(ktime_now(), &buf[..n]) {
+                    Ok(()) => {
+                        // An authenticated sender: the data path lets all its frames
+                        // through from now on, whatever floods the EtherType.
+                        let src = nlb_core::mac::MacAddr(
+                            buf[6..12].try_into().expect("a heartbeat has a header"),
+                        );
+                        if trusted_sources.insert(src) {
+                            if let Err(e) = dp.trust_heartbeat_source(src) {
+                                log.warn(ktime_now(), format!("trusting {src}: {e}"));
+                            }
+                        }
+                    }
+                    Err(reason) => {
                         rejected += 1;
                         debug!(?reason, "heartbeat rejected");
                     }
-                }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     log.warn(ktime_now(), format!("heartbeat socket: {e}"));
@@ -563,6 +576,14 @@ fn log_event(log: &mut EventLog, now: Duration, e: &Event) {
         Event::DrainTimedOut { held } => log.warn(
             now,
             format!("drainstop timed out: stopped with {held} connection(s) still open (dropped)"),
+        ),
+        Event::Stalled { gap } => log.warn(
+            now,
+            format!(
+                "nlbd did not run for {} ms (a paused VM or a starved CPU): peers are not \
+                 judged silent over that time, and new flows wait until they hear this host again",
+                gap.as_millis()
+            ),
         ),
         Event::PeerUnverified { host, frames } => log.warn(
             now,

@@ -219,6 +219,13 @@ pub enum Event {
         /// Connections still held when it stopped.
         held: u32,
     },
+    /// This host's process did not run for a while (a paused VM, a starved CPU): it
+    /// heard nothing meanwhile, so it does not judge its peers silent over that time,
+    /// and it listens for a loss window before it would commit a view of itself alone.
+    Stalled {
+        /// How long it did not run.
+        gap: Duration,
+    },
     /// A host is heard but not admitted: its frames carry an incarnation we have not
     /// verified, for they acknowledge none of our recent frames. Either it cannot hear
     /// this host (a one-way link), or someone replays frames of its past.
@@ -456,6 +463,8 @@ pub struct Node {
     started_at: Duration,
     /// When a drainstop with a timeout stops the host.
     drain_deadline: Option<Duration>,
+    /// When the state machine last had an input (a tick, a frame, a command).
+    last_input: Duration,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
@@ -543,6 +552,7 @@ impl Node {
             released: BTreeMap::new(),
             started_at: now,
             drain_deadline: None,
+            last_input: now,
             generation: 0,
             blocked_by_mismatch: false,
             blocked_by_key: false,
@@ -709,6 +719,7 @@ impl Node {
     /// A rejected frame changes nothing but the counters (and, when it fails
     /// authentication, the time of the last such frame).
     pub fn handle_frame(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
+        self.note_time(now);
         self.accept(now, frame)?;
         self.reevaluate(now);
         Ok(())
@@ -1221,7 +1232,30 @@ impl Node {
 
     // ----- deciding -----
 
+    /// Notices a gap in this host's own inputs. The daemon ticks at least every
+    /// period, so a longer gap means the process did not run: whatever peers sent
+    /// meanwhile was never read. Their silence over the gap is ours, not theirs: they
+    /// are credited with it, so a host that wakes does not take every slot from peers
+    /// it merely did not listen to. Its lease, which only their acknowledgements renew,
+    /// has lapsed meanwhile if the gap was long: it admits no new flow until they hear
+    /// it again.
+    fn note_time(&mut self, now: Duration) {
+        let gap = now.saturating_sub(self.last_input);
+        self.last_input = self.last_input.max(now);
+        if gap <= self.period * 2 {
+            return;
+        }
+        for p in self.peers.values_mut() {
+            p.heard_at += gap;
+            p.fresh_at = p.fresh_at.map(|f| f + gap);
+        }
+        self.auth_failure_at = self.auth_failure_at.map(|t| t + gap);
+        self.listening_until = self.listening_until.max(now + self.loss_window);
+        self.events.push_back(Event::Stalled { gap });
+    }
+
     fn reevaluate(&mut self, now: Duration) {
+        self.note_time(now);
         self.update_standing_aside(now);
         self.update_proposal(now);
         self.try_commit(now);
