@@ -8,7 +8,7 @@ set -euo pipefail
 # linux/bpf.h; the lab and the namespace tests drive iproute2 (`ip`, `bridge`, `tc`),
 # hold connections with python3, signal with procps' `kill` and drop privileges with
 # util-linux's `setpriv`.
-PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps util-linux)
+PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps util-linux faketime)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

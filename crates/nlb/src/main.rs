@@ -272,6 +272,12 @@ enum LabCommand {
         /// unicast, multicast or igmp-multicast.
         #[arg(long, default_value = "igmp-multicast")]
         mode: String,
+        /// Heartbeat period in ms (default: the configuration's default, 100).
+        #[arg(long, value_name = "MS", requires = "loss_tolerance")]
+        heartbeat_ms: Option<u32>,
+        /// Missed periods before a host is lost (default 5).
+        #[arg(long, value_name = "N", requires = "heartbeat_ms")]
+        loss_tolerance: Option<u32>,
         #[command(flatten)]
         name: LabName,
     },
@@ -310,6 +316,10 @@ enum LabCommand {
         /// Return at once instead of waiting for the cluster to converge.
         #[arg(long)]
         no_wait: bool,
+        /// Run nlbd with its wall clock this far off (libfaketime syntax: -1h, +30m),
+        /// as a VM restored from a snapshot; needs Debian's faketime package.
+        #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
+        wall_clock_offset: Option<String>,
         #[command(flatten)]
         name: LabName,
     },
@@ -327,6 +337,10 @@ enum LabCommand {
         /// crash (nlbd and service), nlbd (nlbd only) or link-down (and the link).
         #[arg(long, value_enum, default_value = "crash")]
         how: lab::Failure,
+        /// Start a connection attempt every MS milliseconds (side by side, each with a
+        /// 100 ms timeout): the measurement's resolution.
+        #[arg(long, value_name = "MS", default_value_t = 2)]
+        interval_ms: u64,
         #[command(flatten)]
         name: LabName,
         /// Print JSON for scripts.
@@ -474,9 +488,20 @@ impl Command {
 
 fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
     match c {
-        LabCommand::Up { hosts, mode, name } => {
-            lab::up(&name.name, hosts, &mode, false).map(|_| ExitCode::SUCCESS)
-        }
+        LabCommand::Up {
+            hosts,
+            mode,
+            heartbeat_ms,
+            loss_tolerance,
+            name,
+        } => lab::up(
+            &name.name,
+            hosts,
+            &mode,
+            heartbeat_ms.zip(loss_tolerance),
+            false,
+        )
+        .map(|_| ExitCode::SUCCESS),
         LabCommand::Status { name, json } => lab::status(&name.name, json),
         LabCommand::Exec {
             host,
@@ -487,15 +512,23 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
         LabCommand::Start {
             host,
             no_wait,
+            wall_clock_offset,
             name,
-        } => lab::start(&name.name, &host, !no_wait),
+        } => lab::start(&name.name, &host, !no_wait, wall_clock_offset.as_deref()),
         LabCommand::Handoff { host, name } => lab::handoff(&name.name, &host),
         LabCommand::Failover {
             host,
             how,
+            interval_ms,
             name,
             json,
-        } => lab::failover::run(&name.name, &host, how, json),
+        } => lab::failover::run(
+            &name.name,
+            &host,
+            how,
+            std::time::Duration::from_millis(interval_ms.max(1)),
+            json,
+        ),
         LabCommand::Traffic {
             connections,
             name,

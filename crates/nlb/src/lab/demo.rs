@@ -2,7 +2,7 @@
 //! a host killed while a client keeps connecting (the failover gap measured), the host
 //! back, traffic again, down.
 
-use super::failover::measure;
+use super::failover::{measure, DEFAULT_INTERVAL};
 use super::{print_tally, Failure, Lab, PORT, VIP};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
     step(&format!(
         "nlb lab up --hosts {hosts} --mode {mode}: a switch, {hosts} hosts running nlbd, a client"
     ));
-    let lab = super::up(name, hosts, mode, false)?;
+    let lab = super::up(name, hosts, mode, None, false)?;
     let result = (|| -> Result<(), String> {
         step("nlb query, on host h1 (what nlb.exe query shows)");
         query_on_h1(&lab, &exe)?;
@@ -41,7 +41,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
         step(&format!(
             "kill -9 of h{victim}'s nlbd while the client keeps connecting (every ~5 ms)"
         ));
-        let f = measure(&lab, victim, Failure::Crash)?;
+        let f = measure(&lab, victim, Failure::Crash, DEFAULT_INTERVAL)?;
         println!(
             "{} connections after the kill, {} failed; new connections all succeed again \
              {:.0} ms after the kill (Windows NLB: ~8 s)",

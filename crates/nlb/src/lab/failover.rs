@@ -9,8 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// Each attempt's connect and read timeout: a failure costs this long.
+/// Each attempt's connect and read timeout. Attempts run side by side, so a failing one
+/// holds up no other: the measurement's resolution is the interval between starts.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(100);
+/// The interval between attempts' starts, by default.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(2);
 
 /// What a failover looked like from the client.
 #[derive(Debug, Serialize)]
@@ -19,9 +22,11 @@ pub struct Failover {
     pub host: u8,
     /// How it failed.
     pub how: String,
-    /// From the failure until new connections all succeed again (the end of the last
-    /// failed attempt; 0 when none failed).
+    /// From the failure until new connections all succeed again: the start of the
+    /// attempt after the last failed one (0 when none failed), within `interval_ms`.
     pub recovery_ms: f64,
+    /// The interval between attempts' starts: the measurement's resolution.
+    pub interval_ms: f64,
     /// Connection attempts after the failure.
     pub attempts_after: usize,
     /// Of which failed.
@@ -30,30 +35,50 @@ pub struct Failover {
     pub last_victim_answer_ms: Option<f64>,
 }
 
-/// Connections every ~5 ms from the client for `span`, while `during` runs `at` after
-/// the start; returns the attempts and when `during` ran (ms from the start).
+/// A connection attempt started every `interval` from the client for `span`, side by
+/// side, while `during` runs `at` after the start; returns the attempts in order and
+/// when `during` ran (ms from the start).
 fn connect_while(
     lab: &Lab,
     span: Duration,
+    interval: Duration,
     at: Duration,
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<(Vec<Attempt>, f64), String> {
     let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
     let start = Instant::now();
+    // Enough workers that each is free again by its next turn.
+    let workers = (ATTEMPT_TIMEOUT.as_nanos() / interval.as_nanos().max(1)) as u32 + 2;
     let client = {
         let ns = lab.ns("c");
         std::thread::spawn(move || {
             netns::run_in(&ns, move || {
-                let mut out = Vec::new();
-                while start.elapsed() < span {
-                    let at_ms = start.elapsed().as_secs_f64() * 1e3;
-                    out.push(Attempt {
-                        at_ms,
-                        host: ask(addr, ATTEMPT_TIMEOUT),
-                    });
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                out
+                // Threads started here inherit the client's network namespace.
+                let threads: Vec<_> = (0..workers)
+                    .map(|w| {
+                        std::thread::spawn(move || {
+                            let mut out = Vec::new();
+                            for k in (w..).step_by(workers as usize) {
+                                let due = interval * k;
+                                if due >= span {
+                                    break;
+                                }
+                                std::thread::sleep(due.saturating_sub(start.elapsed()));
+                                out.push(Attempt {
+                                    at_ms: due.as_secs_f64() * 1e3,
+                                    host: ask(addr, ATTEMPT_TIMEOUT),
+                                });
+                            }
+                            out
+                        })
+                    })
+                    .collect();
+                let mut all: Vec<Attempt> = threads
+                    .into_iter()
+                    .flat_map(|t| t.join().unwrap_or_default())
+                    .collect();
+                all.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+                all
             })
         })
     };
@@ -67,24 +92,26 @@ fn connect_while(
     Ok((attempts, event_ms))
 }
 
-/// Fails host `n` while the client connects, and measures.
-pub fn measure(lab: &Lab, n: u8, how: Failure) -> Result<Failover, String> {
+/// Fails host `n` while the client connects every `interval`, and measures.
+pub fn measure(lab: &Lab, n: u8, how: Failure, interval: Duration) -> Result<Failover, String> {
     let (attempts, at) = connect_while(
         lab,
         Duration::from_millis(3000),
+        interval,
         Duration::from_millis(800),
         || lab.fail_host(n, how),
     )?;
     let after: Vec<&Attempt> = attempts.iter().filter(|a| a.at_ms >= at).collect();
-    let timeout_ms = ATTEMPT_TIMEOUT.as_secs_f64() * 1e3;
+    let interval_ms = interval.as_secs_f64() * 1e3;
     Ok(Failover {
         host: n,
         how: format!("{how:?}"),
         recovery_ms: after
             .iter()
             .filter(|a| a.host.is_none())
-            .map(|a| a.at_ms + timeout_ms - at)
+            .map(|a| a.at_ms + interval_ms - at)
             .fold(0.0, f64::max),
+        interval_ms,
         attempts_after: after.len(),
         failed_after: after.iter().filter(|a| a.host.is_none()).count(),
         last_victim_answer_ms: after
@@ -96,17 +123,24 @@ pub fn measure(lab: &Lab, n: u8, how: Failure) -> Result<Failover, String> {
 }
 
 /// `nlb lab failover HOST`.
-pub fn run(name: &str, who: &str, how: Failure, json: bool) -> Result<ExitCode, String> {
+pub fn run(
+    name: &str,
+    who: &str,
+    how: Failure,
+    interval: Duration,
+    json: bool,
+) -> Result<ExitCode, String> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
-    let f = measure(&lab, n, how)?;
+    let f = measure(&lab, n, how, interval)?;
     if json {
         print_json(&f);
     } else {
         println!(
-            "h{n} failed ({how:?}) while the client connected every ~5 ms: {} attempts after, \
-             {} failed; new connections all succeed again {:.0} ms after the failure",
-            f.attempts_after, f.failed_after, f.recovery_ms
+            "h{n} failed ({how:?}) while the client started a connection every {} ms: {} \
+             attempts after, {} failed; new connections all succeed again {:.0} ms after the \
+             failure (to within {} ms)",
+            f.interval_ms, f.attempts_after, f.failed_after, f.recovery_ms, f.interval_ms
         );
         match f.last_victim_answer_ms {
             Some(ms) => println!("h{n} answered its last connection {ms:.0} ms after the failure"),

@@ -41,7 +41,13 @@ pub struct Lab {
     pub hosts: u8,
     /// The operation mode.
     pub mode: String,
+    /// Heartbeat period and loss tolerance, when not the defaults.
+    #[serde(default)]
+    pub timers: Option<(u32, u32)>,
 }
+
+/// The libfaketime library Debian's `faketime` package installs.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 fn state_dir(name: &str) -> PathBuf {
     PathBuf::from("/run/nlb-lab").join(name)
@@ -283,7 +289,7 @@ name = "{name}"
 vip = "{VIP}"
 mode = "{mode}"
 key_file = "{key}"
-
+{timers}
 [[cluster.rule]]
 name = "web"
 ports = 80
@@ -296,12 +302,23 @@ interface = "eth0"
 "#,
         name = lab.name,
         mode = lab.mode,
-        key = key.display()
+        key = key.display(),
+        timers = lab
+            .timers
+            .map_or(String::new(), |(period, tolerance)| format!(
+                "heartbeat_period_ms = {period}\nloss_tolerance = {tolerance}\n"
+            )),
     )
 }
 
 /// `nlb lab up`.
-pub fn up(name: &str, hosts: u8, mode: &str, quiet: bool) -> Result<Lab, String> {
+pub fn up(
+    name: &str,
+    hosts: u8,
+    mode: &str,
+    timers: Option<(u32, u32)>,
+    quiet: bool,
+) -> Result<Lab, String> {
     let mode: OperationMode = mode
         .parse()
         .map_err(|_| format!("`{mode}` is not a mode; use unicast, multicast or igmp-multicast"))?;
@@ -315,6 +332,7 @@ pub fn up(name: &str, hosts: u8, mode: &str, quiet: bool) -> Result<Lab, String>
         name: name.into(),
         hosts,
         mode: mode.to_string(),
+        timers,
     };
     if lab.dir().join("lab.json").exists() || netns::exists(&lab.ns("sw")) {
         return Err(format!(
@@ -584,10 +602,47 @@ pub fn kill(name: &str, who: &str, how: Failure) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `nlb lab start HOST`.
-pub fn start(name: &str, who: &str, wait: bool) -> Result<ExitCode, String> {
+/// `nlb lab start HOST`; with `wall_clock_offset` (libfaketime's syntax: `-1h`, `+30m`),
+/// nlbd runs with its wall clock that far off (its monotonic clock, like the kernel's,
+/// is left alone), as on a VM restored from a snapshot.
+pub fn start(
+    name: &str,
+    who: &str,
+    wait: bool,
+    wall_clock_offset: Option<&str>,
+) -> Result<ExitCode, String> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
+    if let Some(offset) = wall_clock_offset {
+        let what = format!("h{n}-nlbd");
+        if lab.pid(&what).is_some() {
+            return Err(format!(
+                "h{n}'s nlbd is running; `nlb lab kill {who}` first"
+            ));
+        }
+        if !std::path::Path::new(LIBFAKETIME).exists() {
+            return Err(format!(
+                "{LIBFAKETIME} is missing: install Debian's faketime package (scripts/setup.sh does)"
+            ));
+        }
+        let config = lab.dir().join(format!("h{n}.toml"));
+        netns::ip(&["-n", &lab.ns(&format!("h{n}")), "link", "set", "eth0", "up"])?;
+        // env execs nlbd in place: the pid recorded is nlbd's.
+        lab.spawn(
+            &lab.ns(&format!("h{n}")),
+            &what,
+            "env",
+            &[
+                &format!("LD_PRELOAD={LIBFAKETIME}"),
+                &format!("FAKETIME={offset}"),
+                "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                &nlbd_path()?,
+                "--config",
+                &config.to_string_lossy(),
+                "--generic-xdp",
+            ],
+        )?;
+    }
     lab.start_host(n)?;
     if !wait {
         println!("h{n}: started");

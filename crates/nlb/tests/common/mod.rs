@@ -58,15 +58,22 @@ impl Lab {
     /// A lab of `hosts` hosts in `mode`, named `tag` and this process's id (tests
     /// running at once need different tags; names are at most 8 characters).
     pub fn up(tag: &str, mode: &str, hosts: u8) -> Lab {
+        Lab::up_with(tag, mode, hosts, &[])
+    }
+
+    /// `up` with more options of `nlb lab up` (timers).
+    pub fn up_with(tag: &str, mode: &str, hosts: u8, options: &[&str]) -> Lab {
         let name = format!("{tag}{}", std::process::id() % 1_000_000);
         let lab = Lab {
             name,
             started: Instant::now(),
         };
         let hosts = hosts.to_string();
-        let out = lab.nlb(&[
+        let mut args = vec![
             "lab", "up", "--name", &lab.name, "--mode", mode, "--hosts", &hosts,
-        ]);
+        ];
+        args.extend_from_slice(options);
+        let out = lab.nlb(&args);
         assert!(out.status.success(), "lab up: {}", text(&out));
         lab
     }
