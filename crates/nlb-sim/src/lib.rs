@@ -107,8 +107,15 @@ impl Report {
     }
 
     fn violation(&mut self, at: Duration, what: String) {
-        // Keep the first few of each run: one root cause tends to repeat.
-        if self.invariant_violations.len() < 20 {
+        // Keep the first few of each kind: one root cause tends to repeat, and one
+        // invariant's flood must not hide another's.
+        let kind = what.split(':').next().unwrap_or_default().to_string();
+        let same = self
+            .invariant_violations
+            .iter()
+            .filter(|(_, w)| w.split(':').next() == Some(kind.as_str()))
+            .count();
+        if same < 5 {
             self.invariant_violations
                 .push((at.as_millis() as u64, what));
         }

@@ -12,7 +12,7 @@ use nlb_core::convergence::{
 };
 use nlb_core::mac::MacAddr;
 use nlb_core::rules::Transport;
-use nlb_core::wire::{Heartbeat, WireState};
+use nlb_core::wire::{Heartbeat, HeartbeatView, WireState};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -102,6 +102,34 @@ pub enum Fault {
     IgnoreLease,
     /// The data path reports no connection in released slots, however many it holds.
     ForgetHeld,
+    /// Replay protection is broken: a replayed frame is taken as the sender's newest
+    /// (modelled by re-issuing it, under the cluster key, with a sequence number above
+    /// every real one).
+    AcceptReplays,
+}
+
+/// The same heartbeat with another sequence number, signed again.
+fn reissue(frame: &[u8], key: &[u8; 32], seq: u64) -> Option<Vec<u8>> {
+    let v = HeartbeatView::parse(frame, key).ok()?;
+    Some(
+        Heartbeat {
+            dst: v.dst(),
+            src: v.src(),
+            host_id: v.host_id(),
+            state: v.state(),
+            cluster_digest: v.cluster_digest(),
+            boot_nonce: v.boot_nonce(),
+            age: v.age(),
+            seq,
+            proposed: v.proposed(),
+            committed: v.committed(),
+            held: v.held(),
+            rules: v.rules().collect(),
+            view: v.view().collect(),
+            held_filter: v.held_filter().to_vec(),
+        }
+        .encode(key),
+    )
 }
 
 /// A host's clocks: a monotonic one that runs from its own origin at a rate off true
@@ -1011,7 +1039,13 @@ impl World {
                     return;
                 }
                 let i = self.attack_rng.below(old.len() as u64) as usize;
-                old[i].1.as_ref().clone()
+                let frame = old[i].1.as_ref().clone();
+                if self.fault == Some(Fault::AcceptReplays) {
+                    let seq = (1 << 63) + self.report.attacker_frames;
+                    reissue(&frame, &self.key, seq).unwrap_or(frame)
+                } else {
+                    frame
+                }
             }
             // A captured frame with bits flipped.
             2 => {

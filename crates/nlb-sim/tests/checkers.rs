@@ -49,3 +49,15 @@ fn i3_catches_a_handover_that_forgets_held_connections() {
         assert!(faulty.iter().map(|r| r.broken_connections).sum::<u64>() > 0);
     }
 }
+
+#[test]
+fn i4_catches_a_host_that_accepts_replays() {
+    let clean = runs(Scenario::Attack, None);
+    assert_eq!(firing(&clean, "I"), 0);
+    let faulty = runs(Scenario::Attack, Some(Fault::AcceptReplays));
+    assert!(
+        firing(&faulty, "I4") >= SEEDS as usize / 2,
+        "I4 fired in {} of {SEEDS} runs",
+        firing(&faulty, "I4")
+    );
+}
