@@ -687,3 +687,35 @@ fn a_host_handed_off_to_a_successor_carries_on_unnoticed() {
     let other = config(2, "heartbeat_period_ms = 200");
     assert!(Node::resume(&other, KEY, h, MacAddr([2, 0, 0, 0, 0, 1]), lab.now).is_err());
 }
+
+#[test]
+fn a_holder_back_in_the_view_gets_its_slots_back_at_once() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
+    lab.run_for(800);
+    lab.nodes[1]
+        .command(lab.now, Command::SetWeight { rule: 0, weight: 1 })
+        .unwrap();
+    lab.run_for(50);
+    let held: Vec<(usize, u32)> = lab.nodes[1].released_slots().collect();
+    let now = lab.now;
+    lab.nodes[1].report_held_many(now, held.iter().map(|&k| (k, 1)));
+    lab.run_for(50);
+    // Host 2 goes unheard past the loss window: host 1 takes its slots fully.
+    lab.cut[1] = true;
+    lab.run_for(700);
+    assert!(held
+        .iter()
+        .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::Owned));
+    // It is heard again, still holding its connections: from the moment host 1
+    // counts it a member again, it takes none of those segments.
+    lab.cut[1] = false;
+    for _ in 0..800 {
+        lab.run_for(1);
+        if lab.nodes[0].committed_members().contains(&HostId(2)) {
+            for &(r, s) in &held {
+                assert_ne!(lab.nodes[0].slot_state(r, s), SlotState::Owned, "{r}/{s}");
+            }
+        }
+    }
+    assert_eq!(lab.nodes[0].committed_members(), vec![HostId(1), HostId(2)]);
+}

@@ -383,10 +383,23 @@ struct Peer {
     unverified: Option<(u64, Duration)>,
     /// When such frames were last reported.
     unverified_reported: Option<Duration>,
+    /// The latest unverified other incarnation heard (a restart, or a replay): it is
+    /// acknowledged once the verified one has gone quiet, so that a restarted host can
+    /// prove in one round trip that it hears us and we hear it.
+    #[serde(default)]
+    candidate: Option<Candidate>,
     /// Send time of our latest frame this peer acknowledged while its committed view
     /// was one that includes us.
     lease_ack: Option<Duration>,
     mismatch_reported: bool,
+}
+
+/// An unverified incarnation of a peer: its nonce, last sequence number, when heard.
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Candidate {
+    nonce: u64,
+    last_seq: u64,
+    heard_at: Duration,
 }
 
 struct Committed {
@@ -1060,12 +1073,31 @@ impl Node {
                 p.fresh_at = None;
                 p.lease_ack = None;
                 p.unverified = None;
+                p.candidate = None;
                 restarted = true;
             }
             Some(p) => {
                 // Another incarnation that does not prove it hears us: a replay of any
                 // past one, or a restarted host that has not heard us yet (its next
-                // frame will acknowledge ours). Counted, reported if it goes on.
+                // frame will acknowledge ours). Counted, reported if it goes on, and
+                // acknowledged as a candidate (see `Candidate`); never believed.
+                match &mut p.candidate {
+                    Some(c) if c.nonce == nonce && seq <= c.last_seq => {
+                        self.counters.replays += 1;
+                        return Err(Rejection::Replay);
+                    }
+                    Some(c) if c.nonce == nonce => {
+                        c.last_seq = seq;
+                        c.heard_at = now;
+                    }
+                    _ => {
+                        p.candidate = Some(Candidate {
+                            nonce,
+                            last_seq: seq,
+                            heard_at: now,
+                        })
+                    }
+                }
                 let (n, _) = p.unverified.get_or_insert((0, now));
                 *n += 1;
                 self.counters.stale_incarnations += 1;
@@ -1092,6 +1124,7 @@ impl Node {
                         held_filter: HeldFilter::default(),
                         unverified: None,
                         unverified_reported: None,
+                        candidate: None,
                         lease_ack: None,
                         mismatch_reported: false,
                     },
@@ -1436,6 +1469,17 @@ impl Node {
         let ownership = Ownership::build(&self.cluster, &view.live_hosts());
         let me = Some(self.id);
         let stopping = !self.state.is_member();
+        // A member new to us (a join, or a partition healing) may have owned any slot
+        // in a view of its own, and may hold connections there until it has committed
+        // this view and said which slots it released: until then we take only new
+        // flows in slots we keep (the connection table still admits our own).
+        let joined = view.members().iter().any(|m| {
+            m.id != self.id
+                && !self
+                    .committed
+                    .as_ref()
+                    .is_some_and(|c| c.view.contains(m.id, m.nonce))
+        });
         for r in 0..self.slots.len() {
             let keep = !stopping && self.modes.get(r).is_none_or(|m| *m != RuleMode::Disabled);
             let (mut gained, mut released) = (0u32, 0u32);
@@ -1449,6 +1493,9 @@ impl Node {
                 let mut after = before.on_commit(owner == me, keep);
                 if after == SlotState::NotOwned && keep && holding {
                     after = SlotState::ReleasedDraining;
+                }
+                if after == SlotState::Owned && joined {
+                    after = SlotState::OwnedNewFlowsOnly;
                 }
                 if !keep {
                     self.released.remove(&key);
@@ -1513,40 +1560,43 @@ impl Node {
             return;
         };
         let mut changed = false;
-        if self.all_members_committed() {
-            // The filters of the members that hold connections in slots they released.
-            let holders: Vec<&HeldFilter> = c
-                .view
-                .members()
-                .iter()
-                .filter(|m| m.id != self.id)
-                .filter_map(|m| self.peers.get(&m.id.0))
-                .filter(|p| p.held > 0)
-                .map(|p| &p.held_filter)
-                .collect();
-            for (r, table) in self.slots.iter_mut().enumerate() {
-                for (i, s) in table.iter_mut().enumerate() {
-                    if *s == SlotState::Pending {
-                        *s = SlotState::OwnedNewFlowsOnly;
-                        changed = true;
-                        // Ours again: connections from an earlier tenure are simply ours.
-                        self.released.remove(&(r, i as u32));
-                    }
-                    if !matches!(*s, SlotState::OwnedNewFlowsOnly | SlotState::Owned) {
-                        continue;
-                    }
-                    // Fully ours only while no member may hold connections in this slot:
-                    // a previous owner serves them for as long as they live (after a
-                    // partition heals into the same view, too). A member that leaves
-                    // the view holds nothing any more.
-                    let held = holders.iter().any(|f| f.may_hold(r, i as u32));
-                    match *s {
-                        SlotState::OwnedNewFlowsOnly if !held => *s = SlotState::Owned,
-                        SlotState::Owned if held => *s = SlotState::OwnedNewFlowsOnly,
-                        _ => continue,
-                    }
+        let all_committed = self.all_members_committed();
+        // The filters of the members, committed or proposed, that hold connections in
+        // slots they released. A member that leaves both views holds nothing any more.
+        let holders: Vec<&HeldFilter> = self
+            .peers
+            .iter()
+            .filter(|(&id, _)| {
+                c.view.get(HostId(id)).is_some() || self.proposed.get(HostId(id)).is_some()
+            })
+            .map(|(_, p)| p)
+            .filter(|p| p.held > 0)
+            .map(|p| &p.held_filter)
+            .collect();
+        for (r, table) in self.slots.iter_mut().enumerate() {
+            for (i, s) in table.iter_mut().enumerate() {
+                if *s == SlotState::Pending && all_committed {
+                    *s = SlotState::OwnedNewFlowsOnly;
                     changed = true;
+                    // Ours again: connections from an earlier tenure are simply ours.
+                    self.released.remove(&(r, i as u32));
                 }
+                if !matches!(*s, SlotState::OwnedNewFlowsOnly | SlotState::Owned) {
+                    continue;
+                }
+                // Fully ours only while no member may hold connections in this slot: a
+                // previous owner serves them for as long as they live (after a
+                // partition heals into the same view, too). Taking a slot fully waits
+                // for every member to have committed the view; giving way to a holder
+                // is safe at once, and must be: a member back in the view after a few
+                // unheard periods must not have its connections reset meanwhile.
+                let held = holders.iter().any(|f| f.may_hold(r, i as u32));
+                match *s {
+                    SlotState::OwnedNewFlowsOnly if !held && all_committed => *s = SlotState::Owned,
+                    SlotState::Owned if held => *s = SlotState::OwnedNewFlowsOnly,
+                    _ => continue,
+                }
+                changed = true;
             }
         }
         // A released slot is done when its last connection has closed or idled out.
@@ -1686,18 +1736,40 @@ impl Node {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        // A candidate incarnation is acknowledged instead of the verified one once that
+        // has been quiet for a period: a restarted host then sees that we hear it (and
+        // its next frame, acknowledging ours, verifies it here). Never marked fresh: it
+        // renews no lease.
+        let candidate = |p: &Peer| {
+            p.candidate.filter(|c| {
+                c.heard_at > p.heard_at
+                    && now >= p.heard_at + self.period
+                    && now < c.heard_at + self.loss_window
+            })
+        };
         let view: Vec<WireMember> = self
             .peers
             .iter()
             .filter(|(_, p)| {
-                self.heard(p, now) && p.digest == self.digest && p.state != WireState::Refused
+                (self.heard(p, now) || candidate(p).is_some())
+                    && p.digest == self.digest
+                    && p.state != WireState::Refused
             })
-            .map(|(&id, p)| WireMember {
-                id,
-                state: p.state,
-                settings_digest: p.settings as u8,
-                ack: (p.last_seq & ACK_MASK) as u32,
-                fresh: p.last_was_fresh,
+            .map(|(&id, p)| match candidate(p) {
+                Some(c) => WireMember {
+                    id,
+                    state: p.state,
+                    settings_digest: p.settings as u8,
+                    ack: (c.last_seq & ACK_MASK) as u32,
+                    fresh: false,
+                },
+                None => WireMember {
+                    id,
+                    state: p.state,
+                    settings_digest: p.settings as u8,
+                    ack: (p.last_seq & ACK_MASK) as u32,
+                    fresh: p.last_was_fresh,
+                },
             })
             .collect();
         let held = self.held();
