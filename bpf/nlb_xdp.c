@@ -16,113 +16,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define MAX_VIPS 16
-#define SLOTS_PER_CHUNK 64
-#define ETH_P_NLB_HEARTBEAT 0x88b5
-#define ARPOP_REQUEST 1
-#define ARPOP_REPLY 2
-#define REFRESH_NS 1000000000ULL
-/* A connection whose handshake this host has not seen completed (no ACK from the
- * client yet) is forgotten after this long idle, whatever idle_timeout_ns says: about
- * how long the kernel retransmits a SYN-ACK. Spoofed SYNs never complete. */
-#define UNCONFIRMED_TIMEOUT_NS 60000000000ULL
-/* Bit 0 of a way's seen_ns: the client's ACK has been seen (a completed handshake). */
-#define CONN_CONFIRMED 1ULL
-/* Heartbeat-type frames from a source no member has sent from pass at most this many a
- * second per CPU: enough for hosts joining, too few for a flood to cost the daemon. */
-#define HB_UNKNOWN_PER_SEC 200
-#define NS_PER_SEC 1000000000ULL
-
-/* Slot states: the numbering of nlb_core::convergence::SlotState. */
-enum slot_state {
-	SLOT_NOT_OWNED = 0,
-	SLOT_PENDING = 1,
-	SLOT_NEW_FLOWS_ONLY = 2,
-	SLOT_OWNED = 3,
-	SLOT_RELEASED_DRAINING = 4,
-};
-
-enum filtering { FILTER_MULTIPLE = 0, FILTER_SINGLE = 1, FILTER_DISABLED = 2 };
-enum affinity { AFFINITY_NONE = 0, AFFINITY_SINGLE = 1, AFFINITY_NETWORK = 2 };
-
-/* Counters, by verdict (per CPU). */
-enum counter {
-	CNT_PASS_NOT_IPV4 = 0,
-	CNT_PASS_HEARTBEAT,
-	CNT_PASS_NOT_VIP,
-	CNT_ARP_REPLIED,
-	CNT_ARP_PASSED,
-	CNT_ADMIT_ESTABLISHED,
-	CNT_ADMIT_NEW,
-	CNT_ADMIT_OWNED,
-	CNT_DROP_NOT_OWNED,
-	CNT_DROP_FENCED,
-	CNT_DROP_DISABLED,
-	CNT_DROP_MALFORMED,
-	CNT_ADMIT_FRAGMENT,
-	CNT_DROP_FRAGMENT,
-	/* A new connection took the way of an unconfirmed one (a SYN flood's victim). */
-	CNT_CONN_EVICTED_UNCONFIRMED,
-	/* A new connection went untracked: its bucket holds only confirmed ones. */
-	CNT_CONN_TABLE_FULL,
-	/* Heartbeat-type frames from a source no authenticated heartbeat came from. */
-	CNT_PASS_HEARTBEAT_UNKNOWN,
-	CNT_DROP_HEARTBEAT_UNKNOWN,
-	CNT_MAX,
-};
-
-struct config {
-	__u64 seed;
-	/* No new flow is admitted once bpf_ktime_get_coarse_ns() reaches this: the daemon
-	 * renews it every period, so a dead or hung daemon fails closed. The coarse clock
-	 * lags the fine one by at most a tick, well inside the lease's one-period margin. */
-	__u64 lease_deadline_ns;
-	/* Connection table entries idle longer than this are forgotten. */
-	__u64 idle_timeout_ns;
-	/* Keys the connection table's bucket hash: random per load, so nobody outside can
-	 * aim flows at one bucket. */
-	__u64 conn_seed;
-	__u32 table_size;
-	__u32 chunks_per_rule;
-	__u32 nr_rules;
-	__u32 nr_vips;
-	__u8 cluster_mac[6];
-	/* Admitted frames sent to a group MAC are re-addressed to this MAC, so the
-	 * stack treats them as sent to this host (CLUSTERIP set pkt_type instead). */
-	__u8 own_mac[6];
-	/* Source MAC of frames this program transmits (ARP replies). */
-	__u8 tx_mac[6];
-	__u8 pad[2];
-	/* VIPS, copied here for a successor's check when it adopts the program. */
-	__u32 vips[MAX_VIPS];
-};
-
-/* The VIPs, fixed at load (the daemon refuses to change them on reload): read-only
- * data the verifier knows, so a packet to no VIP costs a compare per VIP and no map
- * lookup. */
-struct vips {
-	__u32 count;
-	__u32 addr[MAX_VIPS]; /* network order */
-};
-const volatile struct vips VIPS = {};
-
-/* The rule covering one (VIP, protocol, server port), as the packet needs it. */
-struct rule_ref {
-	__u8 rule; /* nr_rules: no rule covers it, the default host's traffic */
-	__u8 filtering;
-	__u8 affinity;
-	__u8 pad;
-};
-
-/* Both protocols' rules of one (VIP, server port). */
-struct port_rules {
-	struct rule_ref tcp;
-	struct rule_ref udp;
-};
-
-struct slot_chunk {
-	__u8 state[SLOTS_PER_CHUNK];
-};
+#include "nlb_abi.h"
+#include "nlb_consts.h"
 
 /* A TCP connection (only TCP is tracked: UDP is rebalanced), as the connection table
  * stores it: the addresses in one word (network order, client low), the ports (host
@@ -132,25 +27,11 @@ struct flow_key {
 	__u32 ports;
 };
 
-/* The connection table: a set-associative cache of the connections this host holds,
- * in an array the daemon maps into its memory. A flow lives in the bucket its keyed
- * hash names, in any of the bucket's ways; a new flow takes a free or expired way, else
- * the least recently seen way whose handshake never completed, else it goes untracked:
- * a flood of spoofed SYNs never evicts an established connection. Every packet of a
- * tracked connection refreshes it (at most once a second), whatever its slot's state,
- * so idle time is real idle time. Readers take no lock: a writer makes the bucket's sequence odd
- * while it changes the bucket, and a reader trusts what it read only when the sequence
- * was even and unchanged around its reads (a seqlock). 2^17 buckets of 8 ways: a
- * million connections, with hardly any evicted before a quarter of that is held. */
-#define CONN_WAYS 8
-#define CONN_BUCKET_BITS 17
-struct conn_bucket {
-	__u32 seq;
-	__u32 pad;
-	__u64 addrs[CONN_WAYS]; /* 0: the way is free (a VIP is never 0.0.0.0) */
-	__u32 ports[CONN_WAYS];
-	__u64 seen_ns[CONN_WAYS];
-};
+
+/* The VIPs, fixed at load (the daemon refuses to change them on reload): read-only
+ * data the verifier knows, so a packet to no VIP costs a compare per VIP and no map
+ * lookup. */
+const volatile struct vips VIPS = {};
 
 /* Source MACs (in the low 48 bits) that authenticated heartbeats came from: the daemon
  * adds a source once a frame from it verifies. */
@@ -212,6 +93,17 @@ struct {
 	__type(value, struct slot_chunk);
 } SLOTS SEC(".maps");
 
+/* The connection table: a set-associative cache of the connections this host holds,
+ * in an array the daemon maps into its memory. A flow lives in the bucket its keyed
+ * hash names, in any of the bucket's ways; a new flow takes a free or expired way, else
+ * the least recently seen way whose handshake never completed, else it goes untracked:
+ * a flood of spoofed SYNs never evicts an established connection. Every packet of a
+ * tracked connection refreshes it (at most once a second), whatever its slot's state,
+ * so idle time is real idle time. Readers take no lock: a writer makes the bucket's
+ * sequence odd while it changes the bucket, and a reader trusts what it read only when
+ * the sequence was even and unchanged around its reads (a seqlock). 2^17 buckets of 8
+ * ways: a million connections, with hardly any evicted before a quarter of that is
+ * held. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << CONN_BUCKET_BITS);
@@ -241,8 +133,6 @@ struct icmp_hdr {
 	__u16 checksum;
 	__u32 rest;
 };
-#define ICMP_DEST_UNREACH 3
-#define ICMP_TIME_EXCEEDED 11
 
 /* The coarse clock changes only at ticks: each CPU keeps the latest reading with the
  * jiffy it was taken in, so a packet pays a jiffies read instead of a clock read. */
@@ -343,10 +233,6 @@ struct verdict_in {
 	__u8 has_ports;
 };
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
 
 #define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
 
@@ -680,7 +566,7 @@ int nlb_xdp(struct xdp_md *ctx)
 
 	/* Later fragments carry no ports: they follow their first fragment's verdict. */
 	__u16 frag = bpf_ntohs(ip->frag_off);
-	if (frag & 0x1fff) {
+	if (frag & IP_OFFSET_MASK) {
 		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 *v = bpf_map_lookup_elem(&FRAGS, &fk);
 		if (v && *v)
@@ -695,7 +581,7 @@ int nlb_xdp(struct xdp_md *ctx)
 			return count(CNT_DROP_MALFORMED, XDP_DROP);
 		in.client_port = bpf_ntohs(t->source);
 		in.server_port = bpf_ntohs(t->dest);
-		in.tcp_flags = ((__u8 *)t)[13];
+		in.tcp_flags = ((__u8 *)t)[TCP_FLAGS_OFFSET];
 		in.has_ports = 1;
 	} else if (ip->protocol == IPPROTO_UDP) {
 		struct udphdr *u = l4;
@@ -733,7 +619,7 @@ int nlb_xdp(struct xdp_md *ctx)
 	}
 
 	int admit = decide(cfg, &in);
-	if (frag & 0x2000) {
+	if (frag & IP_MORE_FRAGMENTS) {
 		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 v = admit;
 		bpf_map_update_elem(&FRAGS, &fk, &v, BPF_ANY);

@@ -26,4 +26,35 @@ fn main() {
         );
     }
     println!("cargo:rerun-if-env-changed=CLANG");
+    for header in ["nlb_abi.h", "nlb_consts.h"] {
+        println!("cargo:rerun-if-changed={}", src.join(header).display());
+    }
+    abi(&src, &out);
+}
+
+/// Compiles and runs `bpf/abi_dump.c` with the host's C compiler: what it prints (the
+/// sizes, offsets, byte values and counter names of `bpf/nlb_abi.h`) becomes `abi.rs`.
+fn abi(src: &std::path::Path, out: &std::path::Path) {
+    let dump = src.join("abi_dump.c");
+    println!("cargo:rerun-if-changed={}", dump.display());
+    println!("cargo:rerun-if-env-changed=CC");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let exe = out.join("abi_dump");
+    let status = Command::new(&cc)
+        .args(["-Wall", "-Werror", "-I/usr/include/x86_64-linux-gnu"])
+        .arg(&dump)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc} to build {}: {e}", dump.display()));
+    assert!(
+        status.success(),
+        "{cc} failed to compile {}",
+        dump.display()
+    );
+    let output = Command::new(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    assert!(output.status.success(), "{} failed", exe.display());
+    std::fs::write(out.join("abi.rs"), output.stdout).expect("write abi.rs");
 }

@@ -11,29 +11,14 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::Duration;
 
-/// Ways per bucket (`CONN_WAYS`).
-const WAYS: usize = 8;
-/// Bits of a bucket index (`CONN_BUCKET_BITS`).
-const BUCKET_BITS: u32 = 17;
-/// Buckets (`1 << CONN_BUCKET_BITS`).
-pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
-/// Bit 0 of a way's time: the client's ACK has been seen (`CONN_CONFIRMED`).
-const CONFIRMED: u64 = 1;
-/// How long an unconfirmed entry lives without a packet (`UNCONFIRMED_TIMEOUT_NS`).
-pub const UNCONFIRMED_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::abi::{Bucket, CONN_BUCKET_BITS, CONN_CONFIRMED as CONFIRMED, CONN_WAYS as WAYS};
 
-/// Mirrors `struct conn_bucket`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Bucket {
-    seq: u32,
-    pad: u32,
-    /// VIP << 32 | client, both as read from the packet; 0: the way is free.
-    addrs: [u64; WAYS],
-    /// Server port << 16 | client port.
-    ports: [u32; WAYS],
-    seen_ns: [u64; WAYS],
-}
+/// Bits of a bucket index.
+const BUCKET_BITS: u32 = CONN_BUCKET_BITS as u32;
+/// Buckets.
+pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
+/// How long an unconfirmed entry lives without a packet (`UNCONFIRMED_TIMEOUT_NS`).
+pub const UNCONFIRMED_TIMEOUT: Duration = Duration::from_nanos(crate::abi::UNCONFIRMED_TIMEOUT_NS);
 
 /// One entry of the connection table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -396,14 +381,6 @@ mod tests {
         assert!(in_bucket(&dp)
             .iter()
             .any(|c| (c.client, c.client_port) == victim));
-    }
-
-    #[test]
-    fn layout_matches_the_program() {
-        assert_eq!(std::mem::size_of::<Bucket>(), 168);
-        assert_eq!(std::mem::offset_of!(Bucket, addrs), 8);
-        assert_eq!(std::mem::offset_of!(Bucket, ports), 72);
-        assert_eq!(std::mem::offset_of!(Bucket, seen_ns), 104);
     }
 
     #[test]

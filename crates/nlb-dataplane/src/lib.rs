@@ -5,6 +5,7 @@
 //! Every packet to a VIP is classified exactly as [`nlb_core::classify`] does and
 //! admitted or dropped by this host's slot states, its connection table and its lease.
 
+mod abi;
 pub mod bench;
 mod conntable;
 pub mod lab_switch;
@@ -12,15 +13,18 @@ mod mapped;
 pub mod mask;
 pub mod packet;
 
+pub use abi::COUNTER_NAMES;
+use abi::{affinity_byte, filtering_byte, slot_byte, Config, PortRules, RuleRef, SlotChunk, Vips};
+use abi::{MAX_VIPS, SLOTS_PER_CHUNK};
 use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
-use aya::{Ebpf, EbpfLoader, Pod};
+use aya::{Ebpf, EbpfLoader};
 use conntable::ConnTable;
 pub use conntable::{Connection, UNCONFIRMED_TIMEOUT};
 use nlb_core::config::ClusterConfig;
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
-use nlb_core::rules::{find_rule, Affinity, Filtering, Transport};
+use nlb_core::rules::{find_rule, Filtering, Transport};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -30,91 +34,8 @@ pub static XDP_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nlb_xdp
 /// A program that passes every frame: the baseline of benchmarks.
 pub static PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pass.o"));
 
-const MAX_VIPS: usize = 16;
-const SLOTS_PER_CHUNK: usize = 64;
-
-/// Mirrors `struct config` of the program.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct Config {
-    seed: u64,
-    lease_deadline_ns: u64,
-    idle_timeout_ns: u64,
-    conn_seed: u64,
-    table_size: u32,
-    chunks_per_rule: u32,
-    nr_rules: u32,
-    nr_vips: u32,
-    cluster_mac: [u8; 6],
-    own_mac: [u8; 6],
-    tx_mac: [u8; 6],
-    pad: [u8; 2],
-    vips: [u32; MAX_VIPS],
-}
-// SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
-unsafe impl Pod for Config {}
-
-/// Mirrors `struct vips`, the program's read-only `VIPS`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct Vips {
-    count: u32,
-    addr: [u32; MAX_VIPS],
-}
-// SAFETY: as above.
-unsafe impl Pod for Vips {}
-
-/// Mirrors `struct rule_ref`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct RuleRef {
-    rule: u8,
-    filtering: u8,
-    affinity: u8,
-    pad: u8,
-}
-
-/// Mirrors `struct port_rules`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct PortRules {
-    tcp: RuleRef,
-    udp: RuleRef,
-}
-
 /// `PORTS` entries per VIP: one per server port.
 const PORTS_PER_VIP: usize = 65536;
-
-/// Mirrors `struct slot_chunk`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-struct SlotChunk {
-    state: [u8; SLOTS_PER_CHUNK],
-}
-// SAFETY: as above.
-unsafe impl Pod for SlotChunk {}
-
-/// Counters kept by the program, by verdict (order of `enum counter`).
-pub const COUNTER_NAMES: [&str; 18] = [
-    "pass_not_ipv4",
-    "pass_heartbeat",
-    "pass_not_vip",
-    "arp_replied",
-    "arp_passed",
-    "admit_established",
-    "admit_new",
-    "admit_owned",
-    "drop_not_owned",
-    "drop_fenced",
-    "drop_disabled",
-    "drop_malformed",
-    "admit_fragment",
-    "drop_fragment",
-    "conn_evicted_unconfirmed",
-    "conn_table_full",
-    "pass_heartbeat_unknown",
-    "drop_heartbeat_unknown",
-];
 
 /// What can go wrong loading or driving the data path.
 #[derive(Debug)]
@@ -260,21 +181,14 @@ fn rule_ref(cluster: &ClusterConfig, vip: IpAddr, transport: Transport, port: u1
     match find_rule(&cluster.rules, vip, transport, port) {
         None => RuleRef {
             rule: cluster.rules.len() as u8,
-            filtering: 1, // the default host's traffic: one slot
+            // The default host's traffic: one slot.
+            filtering: filtering_byte(Filtering::Single),
             ..RuleRef::default()
         },
         Some(i) => RuleRef {
             rule: i as u8,
-            filtering: match cluster.rules[i].filtering {
-                Filtering::Multiple => 0,
-                Filtering::Single => 1,
-                Filtering::Disabled => 2,
-            },
-            affinity: match cluster.rules[i].affinity {
-                Affinity::None => 0,
-                Affinity::Single => 1,
-                Affinity::Network => 2,
-            },
+            filtering: filtering_byte(cluster.rules[i].filtering),
+            affinity: affinity_byte(cluster.rules[i].affinity),
             pad: 0,
         },
     }
@@ -505,7 +419,7 @@ impl Dataplane {
                 state: [0; SLOTS_PER_CHUNK],
             };
             for (i, s) in part.iter().enumerate() {
-                chunk.state[i] = *s as u8;
+                chunk.state[i] = slot_byte(*s);
             }
             map.set((rule * chunks + c) as u32, chunk, 0)
                 .map_err(map_err)?;
@@ -520,7 +434,7 @@ impl Dataplane {
         let mut map: Array<&mut MapData, SlotChunk> =
             Array::try_from(self.map_mut("SLOTS")).map_err(map_err)?;
         let mut chunk = map.get(&key, 0).map_err(map_err)?;
-        chunk.state[slot as usize % SLOTS_PER_CHUNK] = state as u8;
+        chunk.state[slot as usize % SLOTS_PER_CHUNK] = slot_byte(state);
         map.set(key, chunk, 0).map_err(map_err)
     }
 

@@ -3,15 +3,14 @@
 //! When a slot moves from host A to host B, A keeps serving its existing connections
 //! in the slot (released-draining) while B, once every member has committed the view
 //! (so A has stopped taking new flows there), admits only new flows
-//! (owned-new-flows-only) until no member holds connections in slots it released, or
-//! the handover timeout passes. Only then does B admit everything (owned).
+//! (owned-new-flows-only) until no member holds connections in that slot. Only then
+//! does B admit everything (owned).
 
-/// This host's state for one slot. The numbering is the data path's (bpf/nlb_xdp.c).
+/// This host's state for one slot (nlb-dataplane maps it to the kernel's byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[repr(u8)]
 pub enum SlotState {
     /// Not ours: drop what our connection table does not know.
-    NotOwned = 0,
+    NotOwned,
     /// Ours in the committed view, but some member has not committed it yet: the old
     /// owner may still take new flows, so we take none.
     Pending,

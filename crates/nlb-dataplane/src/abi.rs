@@ -1,0 +1,158 @@
+//! The program's side of the kernel ABI, mirrored: the map value layouts and byte
+//! values of `bpf/nlb_abi.h`, and the one mapping from the core's types to those bytes.
+//!
+//! The build script compiles `bpf/abi_dump.c` against the header and generates the
+//! constants in [`generated`]; every mirror below is checked against them when this
+//! crate compiles (size and each field's offset), so a change to the header that the
+//! mirror does not follow fails the build, as Cilium's alignchecker fails its tests.
+
+use aya::Pod;
+use nlb_core::convergence::SlotState;
+use nlb_core::rules::{Affinity, Filtering};
+use std::mem::{offset_of, size_of};
+
+/// What `bpf/nlb_abi.h` says, generated at build time.
+#[allow(missing_docs, dead_code, non_upper_case_globals)]
+pub mod generated {
+    include!(concat!(env!("OUT_DIR"), "/abi.rs"));
+}
+use generated as c;
+
+pub use c::COUNTER_NAMES;
+pub(crate) use c::{CONN_BUCKET_BITS, CONN_CONFIRMED, CONN_WAYS, MAX_VIPS, SLOTS_PER_CHUNK};
+
+/// Mirrors `struct config`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Config {
+    pub seed: u64,
+    pub lease_deadline_ns: u64,
+    pub idle_timeout_ns: u64,
+    pub conn_seed: u64,
+    pub table_size: u32,
+    pub chunks_per_rule: u32,
+    pub nr_rules: u32,
+    pub nr_vips: u32,
+    pub cluster_mac: [u8; 6],
+    pub own_mac: [u8; 6],
+    pub tx_mac: [u8; 6],
+    pub pad: [u8; 2],
+    pub vips: [u32; MAX_VIPS],
+}
+// SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
+unsafe impl Pod for Config {}
+
+/// Mirrors `struct vips`, the program's read-only `VIPS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Vips {
+    pub count: u32,
+    pub addr: [u32; MAX_VIPS],
+}
+// SAFETY: as above.
+unsafe impl Pod for Vips {}
+
+/// Mirrors `struct rule_ref`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RuleRef {
+    pub rule: u8,
+    pub filtering: u8,
+    pub affinity: u8,
+    pub pad: u8,
+}
+
+/// Mirrors `struct port_rules`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PortRules {
+    pub tcp: RuleRef,
+    pub udp: RuleRef,
+}
+
+/// Mirrors `struct slot_chunk`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SlotChunk {
+    pub state: [u8; SLOTS_PER_CHUNK],
+}
+// SAFETY: as above.
+unsafe impl Pod for SlotChunk {}
+
+/// Mirrors `struct conn_bucket`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Bucket {
+    pub seq: u32,
+    pub pad: u32,
+    /// VIP << 32 | client, both as read from the packet; 0: the way is free.
+    pub addrs: [u64; CONN_WAYS],
+    /// Server port << 16 | client port.
+    pub ports: [u32; CONN_WAYS],
+    pub seen_ns: [u64; CONN_WAYS],
+}
+
+// Every mirror, checked against the header when the crate compiles.
+const _: () = {
+    assert!(size_of::<Config>() == c::config_SIZE);
+    assert!(offset_of!(Config, seed) == c::config__seed);
+    assert!(offset_of!(Config, lease_deadline_ns) == c::config__lease_deadline_ns);
+    assert!(offset_of!(Config, idle_timeout_ns) == c::config__idle_timeout_ns);
+    assert!(offset_of!(Config, conn_seed) == c::config__conn_seed);
+    assert!(offset_of!(Config, table_size) == c::config__table_size);
+    assert!(offset_of!(Config, chunks_per_rule) == c::config__chunks_per_rule);
+    assert!(offset_of!(Config, nr_rules) == c::config__nr_rules);
+    assert!(offset_of!(Config, nr_vips) == c::config__nr_vips);
+    assert!(offset_of!(Config, cluster_mac) == c::config__cluster_mac);
+    assert!(offset_of!(Config, own_mac) == c::config__own_mac);
+    assert!(offset_of!(Config, tx_mac) == c::config__tx_mac);
+    assert!(offset_of!(Config, vips) == c::config__vips);
+    assert!(size_of::<Vips>() == c::vips_SIZE);
+    assert!(offset_of!(Vips, count) == c::vips__count);
+    assert!(offset_of!(Vips, addr) == c::vips__addr);
+    assert!(size_of::<RuleRef>() == c::rule_ref_SIZE);
+    assert!(offset_of!(RuleRef, rule) == c::rule_ref__rule);
+    assert!(offset_of!(RuleRef, filtering) == c::rule_ref__filtering);
+    assert!(offset_of!(RuleRef, affinity) == c::rule_ref__affinity);
+    assert!(size_of::<PortRules>() == c::port_rules_SIZE);
+    assert!(offset_of!(PortRules, tcp) == c::port_rules__tcp);
+    assert!(offset_of!(PortRules, udp) == c::port_rules__udp);
+    assert!(size_of::<SlotChunk>() == c::slot_chunk_SIZE);
+    assert!(size_of::<Bucket>() == c::conn_bucket_SIZE);
+    assert!(offset_of!(Bucket, seq) == c::conn_bucket__seq);
+    assert!(offset_of!(Bucket, addrs) == c::conn_bucket__addrs);
+    assert!(offset_of!(Bucket, ports) == c::conn_bucket__ports);
+    assert!(offset_of!(Bucket, seen_ns) == c::conn_bucket__seen_ns);
+};
+
+/// The byte the program reads for a slot state.
+pub(crate) fn slot_byte(s: SlotState) -> u8 {
+    match s {
+        SlotState::NotOwned => c::SLOT_NOT_OWNED,
+        SlotState::Pending => c::SLOT_PENDING,
+        SlotState::OwnedNewFlowsOnly => c::SLOT_NEW_FLOWS_ONLY,
+        SlotState::Owned => c::SLOT_OWNED,
+        SlotState::ReleasedDraining => c::SLOT_RELEASED_DRAINING,
+    }
+}
+
+/// The byte the program reads for a rule's filtering mode.
+pub(crate) fn filtering_byte(f: Filtering) -> u8 {
+    match f {
+        Filtering::Multiple => c::FILTER_MULTIPLE,
+        Filtering::Single => c::FILTER_SINGLE,
+        Filtering::Disabled => c::FILTER_DISABLED,
+    }
+}
+
+/// The byte the program reads for a rule's affinity.
+pub(crate) fn affinity_byte(a: Affinity) -> u8 {
+    match a {
+        Affinity::None => c::AFFINITY_NONE,
+        Affinity::Single => c::AFFINITY_SINGLE,
+        Affinity::Network => c::AFFINITY_NETWORK,
+    }
+}
+
+/// The unconfirmed entries' idle limit of the program.
+pub(crate) const UNCONFIRMED_TIMEOUT_NS: u64 = c::UNCONFIRMED_TIMEOUT_NS;
