@@ -141,10 +141,10 @@ pub fn run(hosts: usize, seed: u64, scenario: Scenario) -> Report {
 pub fn run_with_fault(hosts: usize, seed: u64, scenario: Scenario, fault: Option<Fault>) -> Report {
     assert!((1..=64).contains(&hosts), "1..=64 hosts");
     let attack = scenario == Scenario::Attack;
-    let with = world::World::new(hosts, seed, scenario, attack, attack, fault);
+    let with = world::World::new(hosts, seed, scenario, attack, attack, fault).run();
     let mut report = with.report.clone();
     if scenario == Scenario::Attack {
-        let without = world::World::new(hosts, seed, scenario, true, false, fault);
+        let without = world::World::new(hosts, seed, scenario, true, false, fault).run();
         if let Some(i) = with
             .trace
             .iter()

@@ -1,0 +1,41 @@
+//! Each simulated host's own clocks.
+
+use std::time::Duration;
+
+/// A host's clocks: a monotonic one that runs from its own origin at a rate off true
+/// time by a bounded drift, and a wall clock that operators and NTP can step.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Clock {
+    pub(super) origin_ns: u64,
+    pub(super) drift_ppm: i64,
+    pub(super) wall_offset_ns: i64,
+}
+
+/// The most a simulated host's clock runs fast or slow (a common crystal's bound).
+pub(super) const MAX_DRIFT_PPM: u64 = 100;
+
+impl Clock {
+    /// The host's monotonic time at true time `t`.
+    pub(super) fn local(&self, t: Duration) -> Duration {
+        let n = t.as_nanos() as i128;
+        let l = i128::from(self.origin_ns) + n + n * i128::from(self.drift_ppm) / 1_000_000;
+        Duration::from_nanos(l as u64)
+    }
+
+    /// The earliest true time at which the host's monotonic clock reads at least
+    /// `local` (with a microsecond to spare for rounding).
+    pub(super) fn global(&self, local: Duration) -> Duration {
+        let l = local.as_nanos() as i128 - i128::from(self.origin_ns);
+        if l <= 0 {
+            return Duration::ZERO;
+        }
+        let den = 1_000_000 + i128::from(self.drift_ppm);
+        let t = (l * 1_000_000 + den - 1) / den + 1_000;
+        Duration::from_nanos(t as u64)
+    }
+
+    /// The wall clock at true time `t`, in ns since the epoch.
+    pub(super) fn wall(&self, t: Duration) -> u64 {
+        (t.as_nanos() as i128 + i128::from(self.wall_offset_ns)) as u64
+    }
+}
