@@ -232,9 +232,10 @@ impl<'a> HeartbeatView<'a> {
         let body = &frame[..frame.len() - TAG_LEN];
         let want = tag(key, body);
         // Constant-time comparison: the tag is a secret-dependent value.
-        let got = &frame[frame.len() - TAG_LEN..];
-        let diff = want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
+        let got: &[u8; TAG_LEN] = frame[frame.len() - TAG_LEN..]
+            .try_into()
+            .expect("parse checked the length");
+        if !constant_time_eq::constant_time_eq_16(&want, got) {
             return Err(DecodeError::BadTag);
         }
         Ok(view)
