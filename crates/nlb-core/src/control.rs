@@ -3,21 +3,25 @@
 //! nlbd listens on the abstract Unix socket `@nlb/<interface>` of its network namespace
 //! (one per interface: binding it is also how a second nlbd on the same interface is
 //! refused) and answers root only. A client connects, writes one [`Request`] as a JSON
-//! line, reads one [`Reply`] as a JSON line, and closes. Everything here is pure: the
+//! line, reads one [`Reply`] in its [`Envelope`] (the protocol version) as a JSON line, and
+//! closes. Everything here is pure: the
 //! daemon moves the bytes, this module decides what they mean.
 
+use crate::addressing::OperationMode;
 use crate::config::{cluster_differences, Config};
 use crate::convergence::{Command, QueryState, RuleMode, RuleSelector, Snapshot};
 use crate::host::LoadWeight;
 use crate::rules::{Filtering, RuleVip};
+use crate::wire::WireState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// The version of this protocol; a reply carries it so a newer `nlb` can tell.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The version of this protocol; every reply's [`Envelope`] carries it, and `nlb`
+/// refuses a reply of another version rather than misread it.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The abstract socket name (without the leading NUL) of the nlbd on `interface`.
 pub fn socket_name(interface: &str) -> String {
@@ -173,8 +177,6 @@ impl fmt::Display for Target {
 pub enum Reply {
     /// The host's state (also the answer to every command that changes it).
     Status {
-        /// Protocol version.
-        version: u32,
         /// What the command did, if it was one.
         message: Option<String>,
         /// The state after it.
@@ -182,15 +184,11 @@ pub enum Reply {
     },
     /// The configuration.
     Params {
-        /// Protocol version.
-        version: u32,
         /// The parameters.
         params: Box<Params>,
     },
     /// One rule.
     Port {
-        /// Protocol version.
-        version: u32,
         /// The rule's index (None: no rule covers the port; the default host's traffic).
         index: Option<usize>,
         /// The rule.
@@ -198,8 +196,6 @@ pub enum Reply {
     },
     /// The request was refused or failed.
     Error {
-        /// Protocol version.
-        version: u32,
         /// Why.
         message: String,
     },
@@ -209,9 +205,40 @@ impl Reply {
     /// An error reply.
     pub fn error(message: impl Into<String>) -> Self {
         Reply::Error {
-            version: PROTOCOL_VERSION,
             message: message.into(),
         }
+    }
+}
+
+/// A reply as it travels: the protocol version, then the reply's own fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sender's [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// The reply.
+    #[serde(flatten)]
+    pub reply: Reply,
+}
+
+impl Envelope {
+    /// A reply of this version of the protocol.
+    pub fn new(reply: Reply) -> Self {
+        Envelope {
+            version: PROTOCOL_VERSION,
+            reply,
+        }
+    }
+
+    /// The reply, if it speaks this version of the protocol.
+    pub fn open(self) -> Result<Reply, String> {
+        if self.version != PROTOCOL_VERSION {
+            return Err(format!(
+                "nlbd speaks control protocol version {}, this nlb speaks {PROTOCOL_VERSION}: \
+                 run the nlb that came with this nlbd",
+                self.version
+            ));
+        }
+        Ok(self.reply)
     }
 }
 
@@ -234,11 +261,11 @@ pub struct Status {
     /// The primary VIP.
     pub vip: IpAddr,
     /// The operation mode.
-    pub mode: String,
+    pub mode: OperationMode,
     /// The cluster interface.
     pub interface: String,
     /// The state with Windows NLB's name (`Converged`, `Converged as DEFAULT`, ...).
-    pub state: String,
+    pub state: QueryState,
     /// Why this host takes no part although started, if it does not.
     pub standing_aside: Option<String>,
     /// Members of the committed view.
@@ -272,8 +299,7 @@ pub struct Status {
 impl Status {
     /// True once the host has left the cluster (stopped, suspended or refused).
     pub fn is_stopped(&self) -> bool {
-        self.state == QueryState::Stopped.to_string()
-            || self.state == QueryState::Suspended.to_string()
+        matches!(self.state, QueryState::Stopped | QueryState::Suspended)
     }
 }
 
@@ -293,7 +319,7 @@ pub struct RuleStatus {
     /// none, single or network.
     pub affinity: String,
     /// Enabled, Draining or Disabled on this host.
-    pub mode: String,
+    pub mode: RuleMode,
     /// This host's load weight (multiple-host rules).
     pub weight: Option<u8>,
     /// This host's handling priority (single-host rules).
@@ -317,7 +343,7 @@ pub struct PeerStatus {
     /// Its id.
     pub id: u8,
     /// Its advertised state.
-    pub state: String,
+    pub state: WireState,
     /// Milliseconds since its last accepted heartbeat.
     pub heard_ms_ago: u64,
     /// In the view this host proposes.
@@ -422,7 +448,7 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
                 protocol: r.protocol.as_str().into(),
                 filtering: r.filtering.as_str().into(),
                 affinity: r.affinity.as_str().into(),
-                mode: mode_name(snapshot.map_or(RuleMode::Enabled, |s| s.rules[i].mode)).into(),
+                mode: snapshot.map_or(RuleMode::Enabled, |s| s.rules[i].mode),
                 weight,
                 priority,
                 slots_owned: 0,
@@ -444,7 +470,7 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
         protocol: "any".into(),
         filtering: "default host".into(),
         affinity: "none".into(),
-        mode: mode_name(RuleMode::Enabled).into(),
+        mode: RuleMode::Enabled,
         weight: None,
         priority: None,
         slots_owned: 0,
@@ -464,14 +490,6 @@ fn rule_statuses(config: &Config, snapshot: Option<&Snapshot>) -> Vec<RuleStatus
     out
 }
 
-fn mode_name(m: RuleMode) -> &'static str {
-    match m {
-        RuleMode::Enabled => "Enabled",
-        RuleMode::Draining => "Draining",
-        RuleMode::Disabled => "Disabled",
-    }
-}
-
 fn millis(d: std::time::Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
@@ -484,9 +502,9 @@ impl Status {
             host: config.host.id.get(),
             cluster: config.cluster.name.clone(),
             vip: config.cluster.vip,
-            mode: config.cluster.mode.to_string(),
+            mode: config.cluster.mode,
             interface: config.host.interface.clone(),
-            state: snapshot.state.to_string(),
+            state: snapshot.state,
             standing_aside: snapshot.standing_aside.map(str::to_string),
             members: snapshot.committed.iter().map(|h| h.get()).collect(),
             proposed: snapshot.proposed.iter().map(|h| h.get()).collect(),
@@ -501,7 +519,7 @@ impl Status {
                 .iter()
                 .map(|p| PeerStatus {
                     id: p.id.get(),
-                    state: format!("{:?}", p.state),
+                    state: p.state,
                     heard_ms_ago: millis(p.since_heard),
                     member: p.member,
                     config_mismatch: p.config_mismatch,

@@ -120,6 +120,18 @@ impl WireState {
     }
 }
 
+impl std::fmt::Display for WireState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            WireState::Stopped => "Stopped",
+            WireState::Started => "Started",
+            WireState::Draining => "Draining",
+            WireState::Suspended => "Suspended",
+            WireState::Refused => "Refused",
+        })
+    }
+}
+
 /// A host's settings for one rule as advertised.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

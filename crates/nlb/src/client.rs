@@ -1,7 +1,7 @@
 //! Talking to nlbd over its control socket (`@nlb/<interface>` in this network
 //! namespace; see `nlb_core::control`).
 
-use nlb_core::control::{Reply, Request};
+use nlb_core::control::{Envelope, Reply, Request};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
@@ -65,5 +65,7 @@ pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
     if answer.is_empty() {
         return Err("nlbd closed the connection without replying".into());
     }
-    serde_json::from_str(&answer).map_err(|e| format!("nlbd's reply is not understood: {e}"))
+    serde_json::from_str::<Envelope>(&answer)
+        .map_err(|e| format!("nlbd's reply is not understood: {e}"))?
+        .open()
 }

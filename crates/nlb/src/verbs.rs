@@ -4,6 +4,7 @@
 use crate::client::{pick_interface, request};
 use crate::output::{print_json, ErrorJson};
 use nlb_core::control::{Params, Reply, Request, RuleStatus, Status, Target};
+use nlb_core::convergence::QueryState;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -152,21 +153,21 @@ fn hosts(ids: &[u8]) -> String {
 /// Prints the state as nlb.exe's query does, then the rules; `full` adds peers and
 /// counters.
 fn print_status(s: &Status, full: bool) {
-    match s.state.as_str() {
-        "Stopped" => println!(
+    match s.state {
+        QueryState::Stopped => println!(
             "Host {} is stopped and does not know convergence state of the cluster.",
             s.host
         ),
-        "Suspended" => println!(
+        QueryState::Suspended => println!(
             "Host {} is suspended and does not know convergence state of the cluster.",
             s.host
         ),
-        "Converging" => println!(
+        QueryState::Converging => println!(
             "Host {} is converging with the following host(s) as part of the cluster:\n{}",
             s.host,
             hosts(&s.proposed)
         ),
-        "Draining" => println!(
+        QueryState::Draining => println!(
             "Host {} is draining ({} connection(s) left{}) with the following host(s) as part \
              of the cluster:\n{}",
             s.host,
@@ -179,7 +180,7 @@ fn print_status(s: &Status, full: bool) {
         state => println!(
             "Host {} {} with the following host(s) as part of the cluster:\n{}",
             s.host,
-            if state == "Converged as DEFAULT" {
+            if state == QueryState::ConvergedAsDefault {
                 "converged as DEFAULT"
             } else {
                 "converged"

@@ -155,7 +155,8 @@ impl Client {
         let _ = self
             .stream
             .set_write_timeout(Some(Duration::from_millis(100)));
-        if let Ok(mut text) = serde_json::to_string(reply) {
+        let envelope = nlb_core::control::Envelope::new(reply.clone());
+        if let Ok(mut text) = serde_json::to_string(&envelope) {
             text.push('\n');
             let _ = (&self.stream).write_all(text.as_bytes());
         }

@@ -4,7 +4,7 @@
 use crate::events::EventLog;
 use crate::HAND_OFF;
 use nlb_core::config::Config;
-use nlb_core::control::{self as proto, DataplaneStats, Reply, Request, PROTOCOL_VERSION};
+use nlb_core::control::{self as proto, DataplaneStats, Reply, Request};
 use nlb_core::convergence::{Command, Node};
 use nlb_dataplane::Dataplane;
 use std::sync::atomic::Ordering;
@@ -31,7 +31,6 @@ pub fn serve(
         Request::Query => return Served::Reply(status(node, config, dp, log, now, None)),
         Request::Params => {
             return Served::Reply(Reply::Params {
-                version: PROTOCOL_VERSION,
                 params: Box::new(proto::Params::new(config)),
             })
         }
@@ -42,11 +41,7 @@ pub fn serve(
                     let s =
                         proto::Status::new(config, &node.snapshot(now), DataplaneStats::default());
                     let rule = s.rules[index.unwrap_or(config.cluster.rules.len())].clone();
-                    Reply::Port {
-                        version: PROTOCOL_VERSION,
-                        index,
-                        rule,
-                    }
+                    Reply::Port { index, rule }
                 }
             });
         }
@@ -111,7 +106,6 @@ pub fn status(
             .collect(),
     };
     Reply::Status {
-        version: PROTOCOL_VERSION,
         message,
         status: Box::new(proto::Status {
             recent_events: log.recent(now),

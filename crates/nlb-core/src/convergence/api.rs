@@ -19,6 +19,16 @@ pub enum RuleMode {
     Disabled,
 }
 
+impl fmt::Display for RuleMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            RuleMode::Enabled => "Enabled",
+            RuleMode::Draining => "Draining",
+            RuleMode::Disabled => "Disabled",
+        })
+    }
+}
+
 /// Which rules a command applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleSelector {
@@ -228,8 +238,8 @@ pub struct Counters {
     pub sent: u64,
 }
 
-/// The state `nlb query` prints, with Windows NLB's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The state `nlb query` prints, with Windows NLB's names (on the wire too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum QueryState {
     /// Agreeing on a new view.
     Converging,
@@ -238,6 +248,7 @@ pub enum QueryState {
     /// All members agree.
     Converged,
     /// All members agree and this host is the default host.
+    #[serde(rename = "Converged as DEFAULT")]
     ConvergedAsDefault,
     /// Not taking part.
     Stopped,
@@ -247,7 +258,7 @@ pub enum QueryState {
 
 impl fmt::Display for QueryState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             QueryState::Converging => "Converging",
             QueryState::Draining => "Draining",
             QueryState::Converged => "Converged",

@@ -19,6 +19,7 @@ use crate::client;
 use crate::output::print_json;
 use nlb_core::addressing::OperationMode;
 use nlb_core::control::{Reply, Request, Status};
+use nlb_core::convergence::QueryState;
 use serde::{Deserialize, Serialize};
 use service::Tally;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -214,8 +215,12 @@ impl Lab {
         let start = Instant::now();
         loop {
             let ok = running.iter().all(|&n| {
-                self.status(n)
-                    .is_some_and(|s| s.state.starts_with("Converged") && s.members == running)
+                self.status(n).is_some_and(|s| {
+                    matches!(
+                        s.state,
+                        QueryState::Converged | QueryState::ConvergedAsDefault
+                    ) && s.members == running
+                })
             });
             if ok {
                 return Ok(start.elapsed());
@@ -508,7 +513,7 @@ pub fn status(name: &str, json: bool) -> Result<ExitCode, String> {
             HostLine {
                 host: n,
                 nlbd_pid: lab.pid(&format!("h{n}-nlbd")),
-                state: s.as_ref().map(|s| s.state.clone()),
+                state: s.as_ref().map(|s| s.state.to_string()),
                 members: s.as_ref().map(|s| s.members.clone()).unwrap_or_default(),
                 share_percent: s.as_ref().map(|s| {
                     let r = &s.rules[0];
