@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod demo;
 pub mod failover;
+pub mod flood;
 pub mod netns;
 pub mod service;
 pub mod switch;
