@@ -118,6 +118,10 @@ impl Junk {
     }
 }
 
+/// The queue per unresolved neighbour on the cluster interface: a few full-size frames
+/// (the kernel counts each frame's buffer, about 2 KiB for a full one).
+const UNRESOLVED_QUEUE_BYTES: &str = "8192";
+
 static STOP: AtomicBool = AtomicBool::new(false);
 static HAND_OFF: AtomicBool = AtomicBool::new(false);
 
@@ -321,6 +325,17 @@ fn run(args: &Args) -> Result<(), String> {
             // the cluster interface: the XDP program answers with the cluster MAC.
             changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
             changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
+            // Replies to a client whose MAC is unknown wait in a queue per neighbour
+            // while ARP resolves it. By default it holds 208 KiB: SYNs from spoofed
+            // addresses of the cluster's own subnet fill one per address with SYN-ACKs,
+            // and when resolution fails (every 3 s, for all of them at once) the kernel
+            // frees them all in one timer run that nothing preempts, nlbd included: in
+            // the lab, 100-200 ms every 3 s, enough to let leases lapse. A few frames
+            // per neighbour are all a resolution needs (Linux queued 3 until 3.3).
+            changes.set_sysctl(
+                format!("/proc/sys/net/ipv4/neigh/{iface}/unres_qlen_bytes"),
+                UNRESOLVED_QUEUE_BYTES,
+            )?;
             for v in &vips {
                 changes.record(|c| c.vips.push(*v))?;
                 netlink::address(lo_index, *v, 32, true)
