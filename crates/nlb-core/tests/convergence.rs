@@ -719,3 +719,40 @@ fn a_holder_back_in_the_view_gets_its_slots_back_at_once() {
     }
     assert_eq!(lab.nodes[0].committed_members(), vec![HostId(1), HostId(2)]);
 }
+
+#[test]
+fn a_flood_of_forged_heartbeats_is_reported_once_a_second() {
+    let mut a = Node::new(
+        &config(1, ""),
+        KEY,
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, 1]),
+        Duration::ZERO,
+    );
+    let mut outsider = Node::new(
+        &config(5, ""),
+        [7; 32],
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, 5]),
+        Duration::ZERO,
+    );
+    let forged = outsider.poll_transmit().unwrap();
+    // 3.5 s of forged frames, one a millisecond, the clock ticking as nlbd's loop does.
+    let mut reports = Vec::new();
+    for ms in 1..=3500u64 {
+        let now = Duration::from_millis(ms);
+        assert_eq!(a.handle_frame(now, &forged), Err(Rejection::Authentication));
+        a.tick(now);
+        while let Some(e) = a.poll_event() {
+            if let Event::AuthenticationFailures { count, .. } = e {
+                reports.push((ms, count));
+            }
+        }
+    }
+    let at: Vec<u64> = reports.iter().map(|r| r.0).collect();
+    assert_eq!(at, [1, 1001, 2001, 3001], "{reports:?}");
+    let counted: u64 = reports.iter().map(|r| r.1).sum();
+    assert_eq!(counted + 499, 3500, "every frame is counted in some report");
+}

@@ -376,6 +376,38 @@ enum LabCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Flood the lab's segment as an attacker on the LAN would, for a bounded time.
+    ///
+    /// Each sender is a thread writing frames through an AF_PACKET socket on eth0 of
+    /// the namespace given by --from, as fast as the machine lets it; the report gives
+    /// the frames sent and the rate reached. `syn`: TCP SYNs to the VIP's port 80 from
+    /// random spoofed clients in 198.51.100.0/24 (never the VIP nor an address of the
+    /// lab) and random ports, sent to the cluster MAC, so every host receives them as it
+    /// receives real clients. `heartbeat-junk`: frames of the heartbeat EtherType
+    /// (0x88b5) without the key, random payloads of 60..=1500 bytes from random unicast
+    /// source MACs (never a member's), sent where heartbeats go (broadcast in unicast
+    /// mode, else the cluster MAC). Watch `nlb lab exec h1 -- nlb display` meanwhile:
+    /// the cluster should neither change membership nor let a lease lapse
+    /// (`drop_fenced`), and the data path drops the junk (`drop_heartbeat_unknown`).
+    Flood {
+        /// syn or heartbeat-junk.
+        #[arg(long, value_enum)]
+        kind: lab::flood::FloodKind,
+        /// How long to flood; the senders stop by themselves after it.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Sender threads sending at once.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
+        /// Where to send from: client or a host (h1..).
+        #[arg(long, default_value = "client")]
+        from: String,
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove the lab: namespaces, links, processes, files (also after a crash).
     Down {
         #[command(flatten)]
@@ -476,7 +508,8 @@ impl Command {
                 LabCommand::Status { json, .. }
                 | LabCommand::Failover { json, .. }
                 | LabCommand::Traffic { json, .. }
-                | LabCommand::Bench { json, .. },
+                | LabCommand::Bench { json, .. }
+                | LabCommand::Flood { json, .. },
             ) => *json,
             Command::Keygen { .. }
             | Command::Lab(_)
@@ -540,6 +573,14 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
             name,
             json,
         } => lab::bench::run(&name.name, rounds, span_ms, json),
+        LabCommand::Flood {
+            kind,
+            seconds,
+            senders,
+            from,
+            name,
+            json,
+        } => lab::flood::run(&name.name, kind, seconds, senders, &from, json),
         LabCommand::Down { name } => lab::down(&name.name, false).map(|_| ExitCode::SUCCESS),
         LabCommand::Demo { hosts, mode, name } => lab::demo::run(hosts, &mode, &name),
         LabCommand::Serve { id, port } => lab::service::serve(id, port).map(|_| ExitCode::SUCCESS),

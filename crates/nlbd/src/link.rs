@@ -69,6 +69,70 @@ impl HeartbeatSocket {
         }
     }
 
+    /// Sets the receive buffer to at least `bytes` (SO_RCVBUFFORCE: root may exceed
+    /// net.core.rmem_max), and returns what the kernel granted.
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
+        let want = bytes.min(i32::MAX as usize) as libc::c_int;
+        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: setsockopt and getsockopt of an int on our socket.
+        unsafe {
+            if libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&want as *const libc::c_int).cast(),
+                size,
+            ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let mut got: libc::c_int = 0;
+            let mut len = size;
+            if libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut got as *mut libc::c_int).cast(),
+                &mut len,
+            ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(got.max(0) as usize)
+        }
+    }
+
+    /// Frames the kernel dropped because the receive buffer was full, since the last
+    /// call (reading PACKET_STATISTICS resets it).
+    pub fn take_drops(&self) -> io::Result<u32> {
+        /// struct tpacket_stats of linux/if_packet.h.
+        #[repr(C)]
+        struct TpacketStats {
+            packets: u32,
+            drops: u32,
+        }
+        const PACKET_STATISTICS: libc::c_int = 6;
+        let mut stats = TpacketStats {
+            packets: 0,
+            drops: 0,
+        };
+        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
+        // SAFETY: getsockopt into a struct of the size we pass.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                (&mut stats as *mut TpacketStats).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stats.drops)
+    }
+
     /// Adds a group MAC to the interface's multicast filter for as long as the socket lives.
     pub fn add_multicast(&self, mac: MacAddr) -> io::Result<()> {
         // SAFETY: setsockopt with a packet_mreq we fill in fully.
@@ -102,7 +166,8 @@ impl HeartbeatSocket {
         Ok(())
     }
 
-    /// Waits up to `timeout` for a frame; `Ok(None)` on timeout.
+    /// Waits up to `timeout` for a frame; `Ok(None)` on timeout. With no timeout it
+    /// only takes a frame already queued (one system call, no poll).
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
@@ -112,18 +177,21 @@ impl HeartbeatSocket {
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: poll and recv on our socket with valid buffers.
         unsafe {
-            let r = libc::poll(&mut pfd, 1, ms);
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::Interrupted {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
+            if !timeout.is_zero() {
+                let r = libc::poll(&mut pfd, 1, ms);
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    return if e.kind() == io::ErrorKind::Interrupted {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    };
+                }
+                if r == 0 {
+                    return Ok(None);
+                }
             }
-            if r == 0 {
-                return Ok(None);
-            }
+            // The socket does not block: an empty queue is WouldBlock.
             let n = libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
             if n < 0 {
                 let e = io::Error::last_os_error();

@@ -18,7 +18,7 @@ use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::classify::{locate, Flow};
 use nlb_core::config::Config;
-use nlb_core::convergence::{Command, Event, Node};
+use nlb_core::convergence::{Command, Event, Node, Rejection};
 use nlb_core::rules::Transport;
 use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
@@ -49,6 +49,78 @@ struct Args {
 
 /// Heartbeats handled per turn of the loop at most (255 peers send 10 a second each).
 const FRAMES_PER_TURN: usize = 512;
+
+/// Heartbeat-type frames from sources not yet authenticated that the XDP program lets
+/// through a second, per CPU (`HB_UNKNOWN_PER_SEC` in bpf/nlb_xdp.c). They come in a
+/// burst when each CPU's second starts.
+const UNKNOWN_PER_SEC_PER_CPU: usize = 200;
+
+/// Receive buffer per frame it must hold: a full-size frame's skb (truesize), with room.
+const BUFFER_PER_FRAME: usize = 4096;
+
+/// The heartbeat socket's receive buffer: room for one second's budget of frames from
+/// unknown sources on every CPU at once, and for a turn's worth of members' heartbeats
+/// besides, so that a flood's burst never fills it ahead of a member's heartbeat. (The
+/// default, about 200 KiB, held half of a 2-CPU burst: the rest was dropped, and so
+/// would be a member's heartbeat arriving then.)
+fn receive_buffer() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.clamp(1, 4096) as usize;
+    ((cpus * UNKNOWN_PER_SEC_PER_CPU + FRAMES_PER_TURN) * BUFFER_PER_FRAME).min(64 << 20)
+}
+
+/// Heartbeat-type frames nlbd could not use, other than forged ones (the state machine
+/// reports those), looked at once a second and logged as one line: a flood of junk
+/// costs a line a second, not a line a frame.
+#[derive(Default)]
+struct Junk {
+    /// Frames that do not parse as heartbeats.
+    malformed: u64,
+    /// The source MAC of the latest.
+    latest: Option<nlb_core::mac::MacAddr>,
+    /// When it was last looked at.
+    checked_at: Option<Duration>,
+}
+
+impl Junk {
+    /// Once a second: logs what came since, if anything did.
+    fn report(&mut self, log: &mut EventLog, socket: &link::HeartbeatSocket, now: Duration) {
+        if self
+            .checked_at
+            .is_some_and(|t| now < t + Duration::from_secs(1))
+        {
+            return;
+        }
+        self.checked_at = Some(now);
+        let dropped = socket.take_drops().unwrap_or_else(|e| {
+            debug!("reading the heartbeat socket's statistics: {e}");
+            0
+        });
+        let mut parts = Vec::new();
+        if self.malformed > 0 {
+            parts.push(format!(
+                "{} frame(s) that are no heartbeat (latest from {})",
+                self.malformed,
+                self.latest.map_or("?".into(), |m| m.to_string())
+            ));
+        }
+        if dropped > 0 {
+            parts.push(format!(
+                "{dropped} frame(s) dropped, the socket's buffer full (members' heartbeats \
+                 among them count as missed)"
+            ));
+        }
+        if !parts.is_empty() {
+            log.warn(now, format!("heartbeat socket: {}", parts.join("; ")));
+        }
+        self.malformed = 0;
+        self.latest = None;
+    }
+}
+
+/// The queue per unresolved neighbour on the cluster interface: a few full-size frames
+/// (the kernel counts each frame's buffer, about 2 KiB for a full one).
+const UNRESOLVED_QUEUE_BYTES: &str = "8192";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static HAND_OFF: AtomicBool = AtomicBool::new(false);
@@ -253,6 +325,17 @@ fn run(args: &Args) -> Result<(), String> {
             // the cluster interface: the XDP program answers with the cluster MAC.
             changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
             changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
+            // Replies to a client whose MAC is unknown wait in a queue per neighbour
+            // while ARP resolves it. By default it holds 208 KiB: SYNs from spoofed
+            // addresses of the cluster's own subnet fill one per address with SYN-ACKs,
+            // and when resolution fails (every 3 s, for all of them at once) the kernel
+            // frees them all in one timer run that nothing preempts, nlbd included: in
+            // the lab, 100-200 ms every 3 s, enough to let leases lapse. A few frames
+            // per neighbour are all a resolution needs (Linux queued 3 until 3.3).
+            changes.set_sysctl(
+                format!("/proc/sys/net/ipv4/neigh/{iface}/unres_qlen_bytes"),
+                UNRESOLVED_QUEUE_BYTES,
+            )?;
             for v in &vips {
                 changes.record(|c| c.vips.push(*v))?;
                 netlink::address(lo_index, *v, 32, true)
@@ -280,6 +363,16 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let socket = link::HeartbeatSocket::open(ifindex)
         .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
+    if let Err(e) = socket.set_receive_buffer(receive_buffer()) {
+        log.warn(
+            ktime_now(),
+            format!(
+                "enlarging the heartbeat socket's buffer to {} KiB: {e}; a flood of \
+                 heartbeat-type frames may crowd members' heartbeats out of it",
+                receive_buffer() >> 10
+            ),
+        );
+    }
     if !unicast {
         socket
             .add_multicast(cluster_mac)
@@ -314,8 +407,10 @@ fn run(args: &Args) -> Result<(), String> {
     let mut next_report = now;
     let mut next_igmp = now + Duration::from_secs(10);
     let mut rejected = 0u64;
+    let mut junk = Junk::default();
     let mut trusted_sources = std::collections::BTreeSet::new();
     let mut stopping = false;
+    let mut ticked_at = now;
     let mut arp_responder = false;
     loop {
         let now = ktime_now();
@@ -325,14 +420,17 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = node.command(now, Command::Stop);
         }
         // Frames and time into the state machine.
-        let wait = node.next_deadline(now).saturating_sub(now).min(period / 4);
+        let deadline = node.next_deadline(now);
+        let wait = deadline.saturating_sub(now).min(period / 4);
         // The frames that have arrived, the first waited for; at most a bounded number
         // per turn, so that a flood cannot keep the loop from its own heartbeats.
         let mut wait = wait;
+        let mut accepted = false;
         for _ in 0..FRAMES_PER_TURN {
             match socket.recv(&mut buf, wait) {
                 Ok(Some(n)) => match node.handle_frame(ktime_now(), &buf[..n]) {
                     Ok(()) => {
+                        accepted = true;
                         // An authenticated sender: the data path lets all its frames
                         // through from now on, whatever floods the EtherType.
                         let src = nlb_core::mac::MacAddr(
@@ -347,6 +445,13 @@ fn run(args: &Args) -> Result<(), String> {
                     Err(reason) => {
                         rejected += 1;
                         debug!(?reason, "heartbeat rejected");
+                        if let Rejection::Malformed(_) = reason {
+                            junk.malformed += 1;
+                            junk.latest = buf[..n]
+                                .get(6..12)
+                                .and_then(|m| m.try_into().ok())
+                                .map(nlb_core::mac::MacAddr);
+                        }
                     }
                 },
                 Ok(None) => break,
@@ -358,7 +463,16 @@ fn run(args: &Args) -> Result<(), String> {
             wait = Duration::ZERO;
         }
         let now = ktime_now();
-        node.tick(now);
+        // Time into the state machine when one of its deadlines is due, at least every
+        // quarter period (for what its deadline does not name), and after frames it
+        // took. Not after frames it refused: each would cost a whole evaluation (tens of
+        // microseconds with a large table), and frames that pass the data path's filter
+        // one at a time (a sender forging a member's source MAC) would keep nlbd busy.
+        if stopping || accepted || now >= deadline || now >= ticked_at + period / 4 {
+            node.tick(now);
+            ticked_at = now;
+        }
+        junk.report(&mut log, &socket, now);
         // Control requests act on the state machine now; their replies go out once
         // the data path reflects them (a reply saying "Draining" must be true).
         let served: Vec<_> = control

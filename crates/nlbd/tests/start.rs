@@ -207,6 +207,8 @@ fn start_refusals_crash_cleanup_and_stop() {
     );
     assert!(!host.sh("ip addr show dev lo").contains("198.51.100.10"));
     let mac_before = host.sh("cat /sys/class/net/eth0/address");
+    let unresolved_queue = "cat /proc/sys/net/ipv4/neigh/eth0/unres_qlen_bytes";
+    let queue_before = host.sh(unresolved_queue);
 
     // A second nlbd on the interface is refused; the first goes on.
     let first = host.start(&config);
@@ -234,6 +236,8 @@ fn start_refusals_crash_cleanup_and_stop() {
         host.log(second)
     );
 
+    assert_eq!(host.sh(unresolved_queue).trim(), "8192");
+
     // A stop restores the MAC, sysctls, addresses, programs.
     host.stop(second, "TERM");
     assert_eq!(host.sh("cat /sys/class/net/eth0/address"), mac_before);
@@ -244,5 +248,6 @@ fn start_refusals_crash_cleanup_and_stop() {
             .trim(),
         "0"
     );
+    assert_eq!(host.sh(unresolved_queue), queue_before);
     assert!(!host.sh("tc qdisc show dev eth0").contains("clsact"));
 }

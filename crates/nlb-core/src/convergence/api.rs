@@ -170,7 +170,7 @@ pub enum Event {
         /// True when this host is the newer one and refuses to join.
         we_refuse: bool,
     },
-    /// Frames failed authentication (reported at most once a period).
+    /// Frames failed authentication (reported at most once a second).
     AuthenticationFailures {
         /// The source MAC of the latest such frame.
         src: MacAddr,

@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod demo;
 pub mod failover;
+pub mod flood;
 pub mod netns;
 pub mod service;
 pub mod switch;
@@ -32,6 +33,8 @@ use std::time::{Duration, Instant};
 pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 /// The service's port.
 pub const PORT: u16 = 80;
+/// nlbd's real-time priority (SCHED_RR), as in `dist/nlbd@.service`.
+const NLBD_RT_PRIORITY: &str = "10";
 
 /// What `nlb lab up` built, saved in the lab's directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -145,11 +148,21 @@ impl Lab {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let config = self.dir().join(format!("h{n}.toml"));
         if self.pid(&format!("h{n}-nlbd")).is_none() {
+            chrt_present()?;
+            // At a real-time priority, as dist/nlbd@.service runs it: above the service
+            // and anything else (a flood's senders) that keeps the CPUs busy.
             self.spawn(
                 &ns,
                 &format!("h{n}-nlbd"),
-                &nlbd_path()?,
-                &["--config", &config.to_string_lossy(), "--generic-xdp"],
+                "chrt",
+                &[
+                    "--rr",
+                    NLBD_RT_PRIORITY,
+                    &nlbd_path()?,
+                    "--config",
+                    &config.to_string_lossy(),
+                    "--generic-xdp",
+                ],
             )?;
         }
         if self.pid(&format!("h{n}-service")).is_none() {
@@ -283,6 +296,20 @@ fn nlbd_path() -> Result<String, String> {
             "nlbd not found at {} (build the workspace: cargo build --release; or set NLBD)",
             p.display()
         ))
+    }
+}
+
+/// chrt (util-linux), which starts nlbd at its real-time priority.
+fn chrt_present() -> Result<(), String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| d.join("chrt").is_file()) {
+        Ok(())
+    } else {
+        Err(
+            "chrt not found in PATH (util-linux; scripts/setup.sh installs it): the lab \
+             starts nlbd with it at a real-time priority, as dist/nlbd@.service does"
+                .into(),
+        )
     }
 }
 

@@ -287,10 +287,16 @@ impl Node {
     }
 
     pub(super) fn report_auth_failures(&mut self, now: Duration) {
+        /// At most one report a second, whatever the period: a flood of forged frames
+        /// makes one log line a second.
+        const AUTH_REPORT_INTERVAL: Duration = Duration::from_secs(1);
         if self.auth_failures_unreported == 0 {
             return;
         }
-        if self.last_auth_report.is_some_and(|t| now < t + self.period) {
+        if self
+            .last_auth_report
+            .is_some_and(|t| now < t + AUTH_REPORT_INTERVAL)
+        {
             return;
         }
         self.events.push_back(Event::AuthenticationFailures {
