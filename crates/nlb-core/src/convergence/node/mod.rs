@@ -100,6 +100,8 @@ pub struct Node {
     drain_deadline: Option<Duration>,
     /// When the state machine last had an input (a tick, a frame, a command).
     last_input: Duration,
+    /// What the last walk over every slot depended on (see `progress`).
+    progress_key: Option<u64>,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
@@ -188,6 +190,7 @@ impl Node {
             started_at: now,
             drain_deadline: None,
             last_input: now,
+            progress_key: None,
             generation: 0,
             blocked_by_mismatch: false,
             blocked_by_key: false,

@@ -143,17 +143,31 @@ impl Node {
         let all_committed = self.all_members_committed();
         // The filters of the members, committed or proposed, that hold connections in
         // slots they released. A member that leaves both views holds nothing any more.
-        let holders: Vec<&HeldFilter> = self
+        let holders: Vec<(u8, &HeldFilter)> = self
             .peers
             .iter()
             .filter(|(&id, _)| {
                 c.view.get(HostId(id)).is_some() || self.proposed.get(HostId(id)).is_some()
             })
-            .map(|(_, p)| p)
-            .filter(|p| p.held > 0)
-            .map(|p| &p.held_filter)
+            .filter(|(_, p)| p.held > 0)
+            .map(|(&id, p)| (id, &p.held_filter))
             .collect();
-        for (r, table) in self.slots.iter_mut().enumerate() {
+        // The walk over every slot depends on the slot states, on whether every member
+        // committed, and on the holders: when none of them changed since the last walk,
+        // it would change nothing (a frame that changes nothing costs no walk).
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (self.generation, all_committed).hash(&mut h);
+            for (id, f) in &holders {
+                (id, f.as_bytes()).hash(&mut h);
+            }
+            h.finish()
+        };
+        let walk = self.progress_key != Some(key);
+        self.progress_key = Some(key);
+        let holders: Vec<&HeldFilter> = holders.into_iter().map(|(_, f)| f).collect();
+        for (r, table) in self.slots.iter_mut().enumerate().filter(|_| walk) {
             for (i, s) in table.iter_mut().enumerate() {
                 if *s == SlotState::Pending && all_committed {
                     *s = SlotState::OwnedNewFlowsOnly;
