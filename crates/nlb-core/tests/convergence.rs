@@ -34,6 +34,18 @@ interface = "eth0"
     Config::parse(Path::new("t.toml"), &text).unwrap()
 }
 
+/// A node started at time zero with `key` (its MAC ends in its id).
+fn lone(id: u8, key: [u8; 32]) -> Node {
+    Node::new(
+        &config(id, ""),
+        key,
+        1,
+        0,
+        MacAddr([2, 0, 0, 0, 0, id]),
+        Duration::ZERO,
+    )
+}
+
 struct Lab {
     configs: Vec<Config>,
     nodes: Vec<Node>,
@@ -250,30 +262,9 @@ fn a_cut_off_host_stops_admitting_before_its_peers_take_over() {
 
 #[test]
 fn forged_and_replayed_frames_are_rejected_and_counted() {
-    let mut a = Node::new(
-        &config(1, ""),
-        KEY,
-        1,
-        0,
-        MacAddr([2, 0, 0, 0, 0, 1]),
-        Duration::ZERO,
-    );
-    let mut b = Node::new(
-        &config(2, ""),
-        KEY,
-        1,
-        0,
-        MacAddr([2, 0, 0, 0, 0, 2]),
-        Duration::ZERO,
-    );
-    let mut outsider = Node::new(
-        &config(5, ""),
-        [7; 32],
-        1,
-        0,
-        MacAddr([2, 0, 0, 0, 0, 5]),
-        Duration::ZERO,
-    );
+    let mut a = lone(1, KEY);
+    let mut b = lone(2, KEY);
+    let mut outsider = lone(5, [7; 32]);
     let f = b.poll_transmit().unwrap();
     assert_eq!(a.handle_frame(Duration::from_millis(1), &f), Ok(()));
     assert_eq!(
@@ -722,22 +713,8 @@ fn a_holder_back_in_the_view_gets_its_slots_back_at_once() {
 
 #[test]
 fn a_flood_of_forged_heartbeats_is_reported_once_a_second() {
-    let mut a = Node::new(
-        &config(1, ""),
-        KEY,
-        1,
-        0,
-        MacAddr([2, 0, 0, 0, 0, 1]),
-        Duration::ZERO,
-    );
-    let mut outsider = Node::new(
-        &config(5, ""),
-        [7; 32],
-        1,
-        0,
-        MacAddr([2, 0, 0, 0, 0, 5]),
-        Duration::ZERO,
-    );
+    let mut a = lone(1, KEY);
+    let mut outsider = lone(5, [7; 32]);
     let forged = outsider.poll_transmit().unwrap();
     // 3.5 s of forged frames, one a millisecond, the clock ticking as nlbd's loop does.
     let mut reports = Vec::new();

@@ -208,17 +208,8 @@ mod tests {
 
     #[test]
     fn the_program_trusts_no_bucket_a_writer_holds() {
-        let text = "[cluster]\nname = \"ct\"\nvip = \"198.51.100.10\"\nkey_file = \"k\"\n\
-            [[cluster.rule]]\nports = 80\nprotocol = \"tcp\"\n\
-            [host]\nid = 1\ninterface = \"eth0\"\n";
-        let cluster = nlb_core::config::Config::parse(std::path::Path::new("ct.toml"), text)
-            .unwrap()
-            .cluster;
-        let mut dp = Dataplane::load(&cluster).expect("load the XDP program (run as root)");
-        dp.set_lease_deadline(ktime_now() + Duration::from_secs(3600))
-            .unwrap();
+        let (cluster, mut dp) = owned_web();
         let slots = cluster.table_size as usize;
-        dp.set_slots(0, &vec![SlotState::Owned; slots]).unwrap();
         let (vip, client) = (
             Ipv4Addr::new(198, 51, 100, 10),
             Ipv4Addr::new(203, 0, 113, 7),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Lab, NLB};
+use common::Lab;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -118,9 +118,8 @@ fn scenarios(mode: &str, tag: &str, cluster_mac: &str) {
     // host stops after its last connection closes.
     let mut held = lab.hold(60);
     assert!(held.hosts.contains(&2));
-    let mut wait = Command::new("ip")
-        .args(["netns", "exec", &format!("nlb-{}-h2", lab.name), NLB])
-        .args(["drainstop", "--wait"])
+    let mut wait = lab
+        .nlb_on("h2", &["drainstop", "--wait"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

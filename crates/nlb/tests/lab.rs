@@ -153,9 +153,8 @@ fn verbs_against_a_lab_cluster() {
     // elsewhere, and the host stops once they close.
     let on_h3 = held.hosts.iter().filter(|&&h| h == 3).count();
     assert!(on_h3 > 0);
-    let mut wait = Command::new("ip")
-        .args(["netns", "exec", &format!("nlb-{}-h3", lab.name), NLB])
-        .args(["drainstop", "--wait"])
+    let mut wait = lab
+        .nlb_on("h3", &["drainstop", "--wait"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Lab, NLB};
-use std::process::{Command, Stdio};
+use common::Lab;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Longer than the 60 s per-slot clock handovers used to end on.
@@ -30,9 +30,8 @@ fn thirty_connections_live_three_minutes_across_a_join_and_a_drainstop() {
     assert_eq!(held.say("check"), "broken 0", "after the join");
 
     // h2 drains: its connections go on for as long as they live; it stops after.
-    let mut wait = Command::new("ip")
-        .args(["netns", "exec", &format!("nlb-{}-h2", lab.name), NLB])
-        .args(["drainstop", "--wait"])
+    let mut wait = lab
+        .nlb_on("h2", &["drainstop", "--wait"])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

@@ -119,11 +119,17 @@ impl Lab {
         out
     }
 
+    /// The command `nlb ARGS` on a lab host (`h1`, `c`).
+    pub fn nlb_on(&self, host: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &format!("nlb-{}-{host}", self.name), NLB])
+            .args(args);
+        c
+    }
+
     /// `nlb ARGS` on a lab host (`h1`, `c`).
     pub fn on(&self, host: &str, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &format!("nlb-{}-{host}", self.name), NLB])
-            .args(args)
+        self.nlb_on(host, args)
             .output()
             .expect("run nlb in the lab")
     }
