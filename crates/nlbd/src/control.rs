@@ -40,6 +40,12 @@ pub struct Client {
     stream: UnixStream,
 }
 
+impl std::os::fd::AsFd for ControlSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+}
+
 impl ControlSocket {
     /// Binds `@nlb/<interface>`; fails with a clear message when another nlbd holds it.
     pub fn bind(interface: &str) -> Result<Self, String> {

@@ -7,7 +7,6 @@ use std::ffi::CString;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Duration;
 
 /// The interface's index, or a precise error.
 pub fn ifindex(name: &str) -> io::Result<u32> {
@@ -36,6 +35,12 @@ pub fn mac(name: &str) -> io::Result<MacAddr> {
 pub struct HeartbeatSocket {
     fd: OwnedFd,
     ifindex: u32,
+}
+
+impl std::os::fd::AsFd for HeartbeatSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl HeartbeatSocket {
@@ -166,43 +171,20 @@ impl HeartbeatSocket {
         Ok(())
     }
 
-    /// Waits up to `timeout` for a frame; `Ok(None)` on timeout. With no timeout it
-    /// only takes a frame already queued (one system call, no poll).
-    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: poll and recv on our socket with valid buffers.
-        unsafe {
-            if !timeout.is_zero() {
-                let r = libc::poll(&mut pfd, 1, ms);
-                if r < 0 {
-                    let e = io::Error::last_os_error();
-                    return if e.kind() == io::ErrorKind::Interrupted {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    };
-                }
-                if r == 0 {
-                    return Ok(None);
-                }
-            }
-            // The socket does not block: an empty queue is WouldBlock.
-            let n = libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::WouldBlock {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
-            }
-            Ok(Some(n as usize))
+    /// Takes a frame already queued, if any (one system call: the socket does not
+    /// block; the daemon's one wait says when frames are there).
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        // SAFETY: recv on our socket into a valid buffer of its length.
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(None)
+            } else {
+                Err(e)
+            };
         }
+        Ok(Some(n as usize))
     }
 }
 

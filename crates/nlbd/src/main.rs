@@ -9,6 +9,7 @@ mod link;
 mod netlink;
 mod requests;
 mod state;
+mod wait;
 
 use events::EventLog;
 use requests::{serve, status, Served};
@@ -27,6 +28,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, error};
 
@@ -122,15 +124,30 @@ impl Junk {
 /// (the kernel counts each frame's buffer, about 2 KiB for a full one).
 const UNRESOLVED_QUEUE_BYTES: &str = "8192";
 
-static STOP: AtomicBool = AtomicBool::new(false);
-static HAND_OFF: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: i32) {
-    STOP.store(true, Ordering::SeqCst);
+/// What signals asked for, set by signal-hook's handlers and read by the loop.
+struct Signals {
+    /// SIGTERM or SIGINT: leave the cluster and restore everything.
+    stop: Arc<AtomicBool>,
+    /// SIGUSR2: the hand-off exit.
+    hand_off: Arc<AtomicBool>,
 }
 
-extern "C" fn on_hand_off(_: i32) {
-    HAND_OFF.store(true, Ordering::SeqCst);
+impl Signals {
+    fn register() -> Result<Signals, String> {
+        let signals = Signals {
+            stop: Arc::new(AtomicBool::new(false)),
+            hand_off: Arc::new(AtomicBool::new(false)),
+        };
+        let register = |signal, flag: &Arc<AtomicBool>| {
+            signal_hook::flag::register(signal, Arc::clone(flag))
+                .map(drop)
+                .map_err(|e| format!("installing the handler of signal {signal}: {e}"))
+        };
+        register(signal_hook::consts::SIGTERM, &signals.stop)?;
+        register(signal_hook::consts::SIGINT, &signals.stop)?;
+        register(signal_hook::consts::SIGUSR2, &signals.hand_off)?;
+        Ok(signals)
+    }
 }
 
 fn main() -> ExitCode {
@@ -267,12 +284,7 @@ fn run(args: &Args) -> Result<(), String> {
         (nic_mac, nic_mac)
     };
 
-    // SAFETY: installing async-signal-safe handlers that only store to an atomic.
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as usize);
-        libc::signal(libc::SIGINT, on_signal as *const () as usize);
-        libc::signal(libc::SIGUSR2, on_hand_off as *const () as usize);
-    }
+    let signals = Signals::register()?;
 
     let mut changes = Changes {
         interface: iface.clone(),
@@ -401,6 +413,8 @@ fn run(args: &Args) -> Result<(), String> {
         ),
     );
 
+    let mut waiter = wait::Waiter::new(&socket, &control)
+        .map_err(|e| format!("setting up the wait on {iface}'s sockets: {e}"))?;
     let fence_span = period * (cluster.loss_tolerance - 1);
     let mut buf = vec![0u8; 2048];
     let mut generation = u64::MAX;
@@ -414,20 +428,23 @@ fn run(args: &Args) -> Result<(), String> {
     let mut arp_responder = false;
     loop {
         let now = ktime_now();
-        if STOP.load(Ordering::SeqCst) && !stopping {
+        if signals.stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
             log.info(ktime_now(), "leaving the cluster".to_string());
             let _ = node.command(now, Command::Stop);
         }
-        // Frames and time into the state machine.
+        // Frames and time into the state machine. One wait over both sockets, up to
+        // the next deadline (a quarter period at most).
         let deadline = node.next_deadline(now);
-        let wait = deadline.saturating_sub(now).min(period / 4);
-        // The frames that have arrived, the first waited for; at most a bounded number
-        // per turn, so that a flood cannot keep the loop from its own heartbeats.
-        let mut wait = wait;
+        let ready = waiter
+            .wait(deadline.saturating_sub(now).min(period / 4))
+            .map_err(|e| format!("waiting for input: {e}"))?;
+        // The frames that have arrived; at most a bounded number per turn, so that a
+        // flood cannot keep the loop from its own heartbeats.
         let mut accepted = false;
-        for _ in 0..FRAMES_PER_TURN {
-            match socket.recv(&mut buf, wait) {
+        let frames = if ready.heartbeats { FRAMES_PER_TURN } else { 0 };
+        for _ in 0..frames {
+            match socket.recv(&mut buf) {
                 Ok(Some(n)) => match node.handle_frame(ktime_now(), &buf[..n]) {
                     Ok(()) => {
                         accepted = true;
@@ -460,7 +477,6 @@ fn run(args: &Args) -> Result<(), String> {
                     break;
                 }
             }
-            wait = Duration::ZERO;
         }
         let now = ktime_now();
         // Time into the state machine when one of its deadlines is due, at least every
@@ -521,6 +537,10 @@ fn run(args: &Args) -> Result<(), String> {
         for (client, served) in served {
             let reply = match served {
                 Served::Reply(r) => r,
+                Served::HandOff(r) => {
+                    signals.hand_off.store(true, Ordering::SeqCst);
+                    r
+                }
                 Served::Changed(message) => {
                     // Count what the released slots hold now, so the reply (and
                     // drainstop --wait) shows connections, not unreported slots.
@@ -531,7 +551,7 @@ fn run(args: &Args) -> Result<(), String> {
             };
             client.reply(&reply);
         }
-        if HAND_OFF.load(Ordering::SeqCst) {
+        if signals.hand_off.load(Ordering::SeqCst) {
             let record = state::HandOffRecord {
                 program_id,
                 at: ktime_now(),

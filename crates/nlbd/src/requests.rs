@@ -2,12 +2,10 @@
 //! protocol of `nlb_core::control`.
 
 use crate::events::EventLog;
-use crate::HAND_OFF;
 use nlb_core::config::Config;
 use nlb_core::control::{self as proto, DataplaneStats, Reply, Request};
 use nlb_core::convergence::{Command, Node};
 use nlb_dataplane::Dataplane;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// What a control request led to.
@@ -16,6 +14,8 @@ pub enum Served {
     Reply(Reply),
     /// The host's state changed; the reply is its status, with this message.
     Changed(String),
+    /// The operator asked for a hand-off exit: this reply, then the exit.
+    HandOff(Reply),
 }
 
 /// Answers one control request.
@@ -47,8 +47,7 @@ pub fn serve(
         }
         Request::Reload => return reload(node, config, log, now),
         Request::HandOff => {
-            HAND_OFF.store(true, Ordering::SeqCst);
-            return Served::Reply(status(
+            return Served::HandOff(status(
                 node,
                 config,
                 dp,
