@@ -1,97 +1,105 @@
-//! The little rtnetlink this daemon needs, spoken directly: add and remove an IPv4
-//! address on an interface (RTM_NEWADDR / RTM_DELADDR).
+//! The rtnetlink requests this daemon makes, through netlink-packet-route and
+//! netlink-sys: an IPv4 address on an interface, the XDP program of an interface, its
+//! hardware address, and removing the clsact qdisc. Each request carries its own
+//! sequence number, and only the acknowledgement that echoes it is taken as the answer.
 
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkXdp};
+use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-const NLMSG_HDRLEN: usize = 16;
-const IFA_LOCAL: u16 = 2;
-const IFA_ADDRESS: u16 = 1;
+/// XDP_FLAGS_SKB_MODE: generic XDP.
+pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+/// XDP_FLAGS_DRV_MODE: native XDP.
+pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 
-fn nla(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-    let len = 4 + payload.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(payload);
-    while buf.len() % 4 != 0 {
-        buf.push(0);
-    }
-}
+/// Sequence numbers of this process's requests.
+static SEQUENCE: AtomicU32 = AtomicU32::new(1);
 
-/// Sends one rtnetlink request and waits for its acknowledgement; an error the kernel
-/// reports is returned unless `benign` accepts its errno.
-fn transact(mut msg: Vec<u8>, benign: impl Fn(i32) -> bool) -> io::Result<()> {
-    let len = msg.len() as u32;
-    msg[0..4].copy_from_slice(&len.to_ne_bytes());
-    // SAFETY: plain socket syscalls on a descriptor we own and close, with buffers we own.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let result = (|| {
-            if libc::send(fd, msg.as_ptr().cast(), msg.len(), 0) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let mut buf = [0u8; 512];
-            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-            if n < (NLMSG_HDRLEN + 4) as isize {
-                return Err(io::Error::last_os_error());
-            }
-            if u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
-                let errno = -i32::from_ne_bytes(buf[16..20].try_into().expect("4 bytes"));
-                if errno != 0 && !benign(errno) {
-                    return Err(io::Error::from_raw_os_error(errno));
+/// Sends one request and waits for the acknowledgement that echoes its sequence
+/// number; an error the kernel reports is returned unless `benign` accepts its errno.
+fn transact(
+    message: RouteNetlinkMessage,
+    flags: u16,
+    benign: impl Fn(i32) -> bool,
+) -> io::Result<()> {
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    header.sequence_number = sequence;
+    let mut request = NetlinkMessage::new(header, NetlinkPayload::from(message));
+    request.finalize();
+    let mut buf = vec![0; request.buffer_len()];
+    request.serialize(&mut buf);
+    socket.send(&buf, 0)?;
+    let mut answer = vec![0u8; 8192];
+    loop {
+        let n = socket.recv(&mut &mut answer[..], 0)?;
+        let mut at = 0;
+        while at < n {
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&answer[at..n])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            let len = reply.header.length as usize;
+            if reply.header.sequence_number == sequence {
+                if let NetlinkPayload::Error(e) = reply.payload {
+                    return match e.code {
+                        None => Ok(()),
+                        Some(code) if benign(-code.get()) => Ok(()),
+                        Some(_) => Err(e.to_io()),
+                    };
                 }
             }
-            Ok(())
-        })();
-        libc::close(fd);
-        result
+            if len == 0 {
+                break;
+            }
+            at += len;
+        }
     }
-}
-
-/// A netlink header (length filled in by `transact`).
-fn header(kind: u16, flags: i32) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(64);
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.extend_from_slice(&kind.to_ne_bytes());
-    msg.extend_from_slice(&((flags | libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
-    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id
-    msg
 }
 
 /// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.
 /// Adding an existing address, or removing a missing one, is not an error.
 pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
-    let mut msg = if add {
-        header(libc::RTM_NEWADDR, libc::NLM_F_CREATE | libc::NLM_F_REPLACE)
+    let mut message = AddressMessage::default();
+    message.header.family = AddressFamily::Inet;
+    message.header.prefix_len = prefix;
+    message.header.scope = AddressScope::Universe;
+    message.header.index = ifindex;
+    message.attributes = vec![
+        AddressAttribute::Local(IpAddr::V4(addr)),
+        AddressAttribute::Address(IpAddr::V4(addr)),
+    ];
+    if add {
+        transact(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_CREATE | NLM_F_REPLACE,
+            |errno| errno == libc::EEXIST,
+        )
     } else {
-        header(libc::RTM_DELADDR, 0)
-    };
-    // struct ifaddrmsg
-    msg.extend_from_slice(&[libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE]);
-    msg.extend_from_slice(&ifindex.to_ne_bytes());
-    nla(&mut msg, IFA_LOCAL, &addr.octets());
-    nla(&mut msg, IFA_ADDRESS, &addr.octets());
-    transact(msg, |errno| {
-        (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL)
-    })
+        transact(RouteNetlinkMessage::DelAddress(message), 0, |errno| {
+            errno == libc::EADDRNOTAVAIL
+        })
+    }
 }
 
-const IFLA_XDP: u16 = 43;
-const IFLA_XDP_FD: u16 = 1;
-const IFLA_XDP_FLAGS: u16 = 3;
-const NLA_F_NESTED: u16 = 0x8000;
-/// XDP_FLAGS_SKB_MODE: generic XDP.
-pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
-/// XDP_FLAGS_DRV_MODE: native XDP.
-pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+/// A link message for `ifindex` with `attributes`.
+fn link(ifindex: u32, attributes: Vec<LinkAttribute>) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = ifindex;
+    message.attributes = attributes;
+    RouteNetlinkMessage::SetLink(message)
+}
 
 /// Attaches the XDP program `prog_fd` to `ifindex` through rtnetlink (-1 detaches).
 ///
@@ -99,43 +107,32 @@ pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 /// this process: if nlbd dies, the program keeps running, its lease deadline passes and
 /// the host stops admitting new flows by itself (fail closed).
 pub fn set_xdp(ifindex: u32, prog_fd: i32, flags: u32) -> io::Result<()> {
-    let mut msg = header(libc::RTM_SETLINK, 0);
-    // struct ifinfomsg
-    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    let mut inner = Vec::new();
-    nla(&mut inner, IFLA_XDP_FD, &prog_fd.to_ne_bytes());
-    nla(&mut inner, IFLA_XDP_FLAGS, &flags.to_ne_bytes());
-    nla(&mut msg, IFLA_XDP | NLA_F_NESTED, &inner);
-    transact(msg, |_| false)
+    let xdp = vec![LinkXdp::Fd(prog_fd), LinkXdp::Flags(flags)];
+    transact(link(ifindex, vec![LinkAttribute::Xdp(xdp)]), 0, |_| false)
 }
-
-const IFLA_ADDRESS: u16 = 1;
 
 /// Sets the hardware address of `ifindex` (unicast mode: the cluster MAC).
 pub fn set_mac(ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
-    let mut msg = header(libc::RTM_SETLINK, 0);
-    // struct ifinfomsg
-    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    nla(&mut msg, IFLA_ADDRESS, &mac);
-    transact(msg, |_| false)
+    transact(
+        link(ifindex, vec![LinkAttribute::Address(mac.to_vec())]),
+        0,
+        |_| false,
+    )
 }
 
 /// Removes the clsact qdisc of `ifindex` and every filter on it; a missing one is not
 /// an error.
 pub fn delete_clsact(ifindex: u32) -> io::Result<()> {
-    let mut msg = header(libc::RTM_DELQDISC, 0);
-    // struct tcmsg: family, padding, ifindex, handle, parent, info
-    msg.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    msg.extend_from_slice(&(ifindex as i32).to_ne_bytes());
-    msg.extend_from_slice(&0xffff_0000u32.to_ne_bytes());
-    msg.extend_from_slice(&0xffff_fff1u32.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    nla(&mut msg, 1 /* TCA_KIND */, b"clsact\0");
-    transact(msg, |errno| errno == libc::ENOENT || errno == libc::EINVAL)
+    let mut message = TcMessage::with_index(ifindex as i32);
+    message.header.handle = TcHandle {
+        major: 0xffff,
+        minor: 0,
+    };
+    message.header.parent = TcHandle::CLSACT;
+    message.attributes = vec![TcAttribute::Kind("clsact".into())];
+    transact(
+        RouteNetlinkMessage::DelQueueDiscipline(message),
+        0,
+        |errno| errno == libc::ENOENT || errno == libc::EINVAL,
+    )
 }
