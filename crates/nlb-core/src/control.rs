@@ -230,17 +230,21 @@ impl Envelope {
     }
 
     /// The reply, if it speaks this version of the protocol.
-    pub fn open(self) -> Result<Reply, String> {
+    pub fn open(self) -> Result<Reply, VersionMismatch> {
         if self.version != PROTOCOL_VERSION {
-            return Err(format!(
-                "nlbd speaks control protocol version {}, this nlb speaks {PROTOCOL_VERSION}: \
-                 run the nlb that came with this nlbd",
-                self.version
-            ));
+            return Err(VersionMismatch(self.version));
         }
         Ok(self.reply)
     }
 }
+
+/// A reply of another version of the protocol than this build's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "nlbd speaks control protocol version {0}, this nlb speaks {PROTOCOL_VERSION}: run the nlb \
+     that came with this nlbd"
+)]
+pub struct VersionMismatch(pub u32);
 
 /// Counters the data path keeps, with its connection table's size.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,30 +38,21 @@ pub static PASS_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pass.o
 const PORTS_PER_VIP: usize = 65536;
 
 /// What can go wrong loading or driving the data path.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The kernel refused the program or a map (needs root / CAP_BPF).
+    #[error("cannot load the BPF program: {0}")]
     Load(String),
     /// A map operation failed.
+    #[error("BPF map operation failed: {0}")]
     Map(String),
     /// The configuration does not fit the data path.
+    #[error("unsupported by the data path: {0}")]
     Unsupported(String),
     /// Attaching a program to an interface failed.
+    #[error("cannot attach the program: {0}")]
     Attach(String),
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Load(e) => write!(f, "cannot load the BPF program: {e}"),
-            Error::Map(e) => write!(f, "BPF map operation failed: {e}"),
-            Error::Unsupported(e) => write!(f, "unsupported by the data path: {e}"),
-            Error::Attach(e) => write!(f, "cannot attach the program: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 fn map_err(e: impl fmt::Display) -> Error {
     Error::Map(e.to_string())
@@ -441,29 +432,6 @@ impl Dataplane {
     /// Connections in the connection table.
     pub fn connections(&self) -> Result<usize, Error> {
         Ok(self.conns.count())
-    }
-
-    /// Attaches the program to an interface: natively, or in generic (skb) mode where
-    /// the driver has no XDP support.
-    pub fn attach(&mut self, interface: &str, generic: bool) -> Result<(), Error> {
-        use aya::programs::XdpMode;
-        let ebpf = self
-            .ebpf
-            .as_mut()
-            .ok_or_else(|| Error::Load("the program was adopted, not loaded here".into()))?;
-        let prog = xdp_mut(ebpf, "nlb_xdp")?;
-        let mode = if generic {
-            XdpMode::Skb
-        } else {
-            XdpMode::Driver
-        };
-        prog.attach(interface, mode).map_err(|e| {
-            Error::Load(format!(
-                "attaching XDP to {interface} ({} mode): {e}",
-                if generic { "generic" } else { "native" }
-            ))
-        })?;
-        Ok(())
     }
 
     /// The loaded program's file descriptor, for attaching it by other means (nlbd

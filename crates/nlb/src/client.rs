@@ -68,4 +68,5 @@ pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
     serde_json::from_str::<Envelope>(&answer)
         .map_err(|e| format!("nlbd's reply is not understood: {e}"))?
         .open()
+        .map_err(|e| e.to_string())
 }

@@ -610,7 +610,8 @@ fn adopt(
         ));
     }
     let dp = Dataplane::adopt(&config.cluster, h.program_id).map_err(|e| e.to_string())?;
-    let node = Node::resume(config, key, h.node.clone(), tx, ktime_now())?;
+    let node =
+        Node::resume(config, key, h.node.clone(), tx, ktime_now()).map_err(|e| e.to_string())?;
     Ok((dp, node))
 }
 

@@ -12,6 +12,6 @@ pub use api::{
     RuleMode, RuleSelector, RuleSnapshot, Snapshot,
 };
 pub use held::HeldFilter;
-pub use node::{owner_of, HandOff, Node};
+pub use node::{owner_of, HandOff, Node, ResumeError};
 pub use slots::{SlotCounts, SlotState};
 pub use view::{settings_digest, Member, View};

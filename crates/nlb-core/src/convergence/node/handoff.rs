@@ -14,6 +14,20 @@ use crate::wire::WireState;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Why a successor cannot carry on what its predecessor handed off.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    /// The configuration's cluster part differs.
+    #[error("the predecessor ran another cluster configuration")]
+    OtherCluster,
+    /// The host id differs.
+    #[error("the predecessor was host {0}")]
+    OtherHost(HostId),
+    /// The slot tables do not fit the configuration's rules.
+    #[error("the predecessor's slot tables do not fit this configuration")]
+    SlotTables,
+}
+
 /// What a host hands to its successor process ([`Node::hand_off`], [`Node::resume`]).
 /// Times are on the host's monotonic clock, which both processes share.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -78,17 +92,17 @@ impl Node {
         h: HandOff,
         src: MacAddr,
         now: Duration,
-    ) -> Result<Node, String> {
+    ) -> Result<Node, ResumeError> {
         if h.digest != config.cluster.digest().0 {
-            return Err("the predecessor ran another cluster configuration".into());
+            return Err(ResumeError::OtherCluster);
         }
         if h.id != config.host.id {
-            return Err(format!("the predecessor was host {}", h.id));
+            return Err(ResumeError::OtherHost(h.id));
         }
         if h.slots.len() != config.cluster.rules.len() + 1
             || h.modes.len() != config.cluster.rules.len()
         {
-            return Err("the predecessor's slot tables do not fit this configuration".into());
+            return Err(ResumeError::SlotTables);
         }
         let mut node = Node::new(config, key, h.nonce, h.next_seq, src, now);
         node.transmit.clear();

@@ -36,7 +36,7 @@ mod send;
 mod slot_table;
 mod snapshot;
 
-pub use handoff::HandOff;
+pub use handoff::{HandOff, ResumeError};
 use lease::SENT_HISTORY;
 use peer::Peer;
 
