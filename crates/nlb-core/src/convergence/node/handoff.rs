@@ -2,7 +2,8 @@
 //! successor carries on as the same incarnation.
 
 use super::peer::Peer;
-use super::{Committed, Node, Released};
+use super::slot_table::{Released, SlotTable};
+use super::{Committed, Node};
 use crate::classify::Ownership;
 use crate::config::Config;
 use crate::convergence::api::{Counters, RuleMode};
@@ -59,6 +60,7 @@ impl Node {
     /// hand-off exit: peers that hear the successor within the loss window see nothing
     /// but a few missed heartbeats. The node must not be used after this.
     pub fn hand_off(&self) -> HandOff {
+        let (slots, released) = self.slots.parts();
         HandOff {
             digest: self.digest,
             id: self.id,
@@ -73,8 +75,8 @@ impl Node {
             proposed: self.proposed.clone(),
             committed: self.committed.as_ref().map(|c| (c.view.clone(), c.at)),
             previous_committed: self.previous_committed,
-            slots: self.slots.clone(),
-            released: self.released.iter().map(|(k, v)| (*k, *v)).collect(),
+            slots,
+            released,
             auth_failure_at: self.auth_failure_at,
             listening_until: self.listening_until,
             started_at: self.started_at,
@@ -121,8 +123,7 @@ impl Node {
             at,
         });
         node.previous_committed = h.previous_committed;
-        node.slots = h.slots;
-        node.released = h.released.into_iter().collect();
+        node.slots = SlotTable::restore(h.slots, h.released, node.slots.generation());
         node.auth_failure_at = h.auth_failure_at;
         node.started_at = h.started_at;
         node.drain_deadline = h.drain_deadline;
@@ -131,7 +132,6 @@ impl Node {
         // window before it would commit a view of itself alone.
         node.listening_until = h.listening_until.max(now + node.loss_window);
         node.counters = h.counters;
-        node.generation += 1;
         node.send_soon = true;
         node.reevaluate(now);
         Ok(node)

@@ -31,6 +31,7 @@
 mod handoff;
 mod lease;
 mod membership;
+mod ownership;
 mod peer;
 mod send;
 mod slot_table;
@@ -39,9 +40,9 @@ mod snapshot;
 pub use handoff::{HandOff, ResumeError};
 use lease::SENT_HISTORY;
 use peer::Peer;
+use slot_table::SlotTable;
 
 use super::api::{Command, CommandError, Counters, Event, Rejection, RuleMode, RuleSelector};
-use super::slots::SlotState;
 use super::view::View;
 use crate::classify::{Ownership, RuleOwnership};
 use crate::config::{ClusterConfig, Config};
@@ -58,9 +59,6 @@ pub(super) struct Committed {
     ownership: Ownership,
     at: Duration,
 }
-
-/// A released slot: connections still held (if reported), and when it was released.
-pub(super) type Released = (Option<u32>, Duration);
 
 /// The convergence state machine of one host.
 pub struct Node {
@@ -89,19 +87,13 @@ pub struct Node {
     committed: Option<Committed>,
     previous_committed: Option<u64>,
     /// Per rule, then one slot for the default host's traffic.
-    slots: Vec<Vec<SlotState>>,
-    /// Bumped whenever any slot state changes, so the data path rewrites only then.
-    generation: u64,
-    /// Released slots: (rule, slot) -> (connections still held if reported, released at).
-    released: BTreeMap<(usize, u32), Released>,
+    slots: SlotTable,
     /// When this incarnation started (its age, advertised, settles duplicate host ids).
     started_at: Duration,
     /// When a drainstop with a timeout stops the host.
     drain_deadline: Option<Duration>,
     /// When the state machine last had an input (a tick, a frame, a command).
     last_input: Duration,
-    /// What the last walk over every slot depended on (see `progress`).
-    progress_key: Option<u64>,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
@@ -150,19 +142,7 @@ impl Node {
             InitialState::Stopped => WireState::Stopped,
             InitialState::Suspended => WireState::Suspended,
         };
-        let mut slots: Vec<Vec<SlotState>> = cluster
-            .rules
-            .iter()
-            .map(|r| {
-                let n = match r.filtering {
-                    Filtering::Multiple => cluster.table_size as usize,
-                    Filtering::Single => 1,
-                    Filtering::Disabled => 0,
-                };
-                vec![SlotState::NotOwned; n]
-            })
-            .collect();
-        slots.push(vec![SlotState::NotOwned; 1]);
+        let slots = SlotTable::new(&cluster);
         let mut node = Node {
             digest: cluster.digest().0,
             id: config.host.id,
@@ -186,12 +166,9 @@ impl Node {
             committed: None,
             previous_committed: None,
             slots,
-            released: BTreeMap::new(),
             started_at: now,
             drain_deadline: None,
             last_input: now,
-            progress_key: None,
-            generation: 0,
             blocked_by_mismatch: false,
             blocked_by_key: false,
             auth_failure_at: None,
@@ -370,9 +347,7 @@ impl Node {
         reports: impl IntoIterator<Item = ((usize, u32), u32)>,
     ) {
         for (key, connections) in reports {
-            if let Some(entry) = self.released.get_mut(&key) {
-                entry.0 = Some(connections);
-            }
+            self.slots.report(key, connections);
         }
         self.reevaluate(now);
     }

@@ -61,7 +61,7 @@ impl Node {
         let held = self.held();
         let room = held_filter_room(self.cluster.rules.len(), view.len());
         let held_filter = if held > 0 {
-            HeldFilter::build(room, self.held_slots())
+            HeldFilter::build(room, self.slots.held_slots())
         } else {
             HeldFilter::default()
         };

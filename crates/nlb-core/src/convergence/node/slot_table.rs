@@ -1,48 +1,128 @@
-//! This host's slots: what a committed view does to them, how a handover progresses
-//! (per slot, as long as the previous owner holds connections there), and the
-//! connections it still holds in slots it released.
+//! This host's slots: the state of each, the slots it released and the connections it
+//! still holds there, and what a committed view, a handover's progress and a release
+//! do to them. Pure bookkeeping: the state machine decides when, this type decides how.
 
-use super::{owner_of, Committed, Node};
 use crate::classify::Ownership;
-use crate::convergence::api::{Event, RuleMode};
+use crate::config::ClusterConfig;
 use crate::convergence::held::HeldFilter;
 use crate::convergence::slots::SlotState;
 use crate::host::HostId;
-use crate::wire::WireState;
+use crate::rules::Filtering;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-impl Node {
-    /// This host's state for a slot.
-    pub fn slot_state(&self, rule: usize, slot: u32) -> SlotState {
-        self.slots
+use super::owner_of;
+
+/// A released slot: connections still held (if reported), and when it was released.
+pub(super) type Released = (Option<u32>, Duration);
+
+/// The slots of every rule, then one slot for the default host's traffic.
+pub(super) struct SlotTable {
+    states: Vec<Vec<SlotState>>,
+    /// Released slots: (rule, slot) -> (connections still held if reported, released at).
+    released: BTreeMap<(usize, u32), Released>,
+    /// Bumped whenever any slot state changes, so the data path rewrites only then.
+    generation: u64,
+    /// What the last walk of [`SlotTable::progress`] depended on.
+    walk_key: Option<u64>,
+}
+
+impl SlotTable {
+    /// Every slot not owned: a multiple-host rule has the table's size, a single-host
+    /// rule one slot, a disabled rule none, and the default host's traffic one.
+    pub(super) fn new(cluster: &ClusterConfig) -> Self {
+        let mut states: Vec<Vec<SlotState>> = cluster
+            .rules
+            .iter()
+            .map(|r| {
+                let n = match r.filtering {
+                    Filtering::Multiple => cluster.table_size as usize,
+                    Filtering::Single => 1,
+                    Filtering::Disabled => 0,
+                };
+                vec![SlotState::NotOwned; n]
+            })
+            .collect();
+        states.push(vec![SlotState::NotOwned; 1]);
+        SlotTable {
+            states,
+            released: BTreeMap::new(),
+            generation: 0,
+            walk_key: None,
+        }
+    }
+
+    /// A table as a predecessor process left it (see `HandOff`).
+    pub(super) fn restore(
+        states: Vec<Vec<SlotState>>,
+        released: Vec<((usize, u32), Released)>,
+        generation: u64,
+    ) -> Self {
+        SlotTable {
+            states,
+            released: released.into_iter().collect(),
+            generation: generation + 1,
+            walk_key: None,
+        }
+    }
+
+    /// The states, rule by rule, and the released slots, for a successor.
+    pub(super) fn parts(&self) -> (Vec<Vec<SlotState>>, Vec<((usize, u32), Released)>) {
+        (
+            self.states.clone(),
+            self.released.iter().map(|(k, v)| (*k, *v)).collect(),
+        )
+    }
+
+    /// The state of one slot (not owned when there is no such slot).
+    pub(super) fn state(&self, rule: usize, slot: u32) -> SlotState {
+        self.states
             .get(rule)
             .and_then(|t| t.get(slot as usize))
             .copied()
             .unwrap_or(SlotState::NotOwned)
     }
 
+    /// Every slot state of a rule.
+    pub(super) fn states(&self, rule: usize) -> &[SlotState] {
+        &self.states[rule]
+    }
+
     /// Changes whenever any slot state changes.
-    pub fn slots_generation(&self) -> u64 {
+    pub(super) fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// Every slot state of a rule (the data path's table).
-    pub fn slot_states(&self, rule: usize) -> &[SlotState] {
-        &self.slots[rule]
+    /// True when any slot waits for every member to commit.
+    pub(super) fn any_pending(&self) -> bool {
+        self.states
+            .iter()
+            .flatten()
+            .any(|s| *s == SlotState::Pending)
     }
 
-    /// Released slots still draining: (rule, slot).
-    pub fn released_slots(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+    /// True when this host owns and serves nothing.
+    pub(super) fn is_empty(&self) -> bool {
+        self.released.is_empty()
+            && self
+                .states
+                .iter()
+                .flatten()
+                .all(|s| *s == SlotState::NotOwned)
+    }
+
+    /// Released slots still serving connections: (rule, slot).
+    pub(super) fn released_slots(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
         self.released.keys().copied()
     }
 
-    /// Connections held in released slots, as advertised (unreported slots count one).
-    pub fn held(&self) -> u32 {
+    /// Connections held in released slots, as reported (unreported slots count one).
+    pub(super) fn held(&self) -> u32 {
         self.released.values().map(|(c, _)| c.unwrap_or(1)).sum()
     }
 
     /// Connections held in one rule's released slots (unreported slots count one).
-    pub fn held_in_rule(&self, rule: usize) -> u32 {
+    pub(super) fn held_in_rule(&self, rule: usize) -> u32 {
         self.released
             .range((rule, 0)..=(rule, u32::MAX))
             .map(|(_, (c, _))| c.unwrap_or(1))
@@ -57,33 +137,38 @@ impl Node {
             .map(|(k, _)| *k)
     }
 
-    pub(super) fn commit(&mut self, now: Duration) {
-        let view = self.proposed.clone();
-        let ownership = Ownership::build(&self.cluster, &view.live_hosts());
-        let me = Some(self.id);
-        let stopping = !self.state.is_member();
-        // A member new to us (a join, or a partition healing) may have owned any slot
-        // in a view of its own, and may hold connections there until it has committed
-        // this view and said which slots it released: until then we take only new
-        // flows in slots we keep (the connection table still admits our own).
-        let joined = view.members().iter().any(|m| {
-            m.id != self.id
-                && !self
-                    .committed
-                    .as_ref()
-                    .is_some_and(|c| c.view.contains(m.id, m.nonce))
-        });
-        for r in 0..self.slots.len() {
-            let keep = !stopping && self.modes.get(r).is_none_or(|m| *m != RuleMode::Disabled);
+    /// The data path's count of connections still held in a released slot.
+    pub(super) fn report(&mut self, key: (usize, u32), connections: u32) {
+        if let Some(entry) = self.released.get_mut(&key) {
+            entry.0 = Some(connections);
+        }
+    }
+
+    /// What committing a view does: slots this host owns in `ownership` are gained
+    /// (pending), slots it no longer owns are released where rule `r` keeps its
+    /// connections (`keep(r)`) and dropped otherwise. With `joined` (a member new to
+    /// the view), slots it keeps take only new flows until that member says what it
+    /// holds. Returns, per rule, the slots gained and released.
+    pub(super) fn commit(
+        &mut self,
+        ownership: &Ownership,
+        me: HostId,
+        keep: impl Fn(usize) -> bool,
+        joined: bool,
+        now: Duration,
+    ) -> Vec<(usize, u32, u32)> {
+        let mut changes = Vec::new();
+        for r in 0..self.states.len() {
+            let keep = keep(r);
             let (mut gained, mut released) = (0u32, 0u32);
-            for s in 0..self.slots[r].len() {
+            for s in 0..self.states[r].len() {
                 let key = (r, s as u32);
-                let owner = owner_of(&ownership, r, s as u32);
-                let before = self.slots[r][s];
+                let owner = owner_of(ownership, r, s as u32);
+                let before = self.states[r][s];
                 // We may still hold connections from an earlier tenure in a slot we
                 // regained but have not admitted new flows in yet.
                 let holding = self.released.contains_key(&key);
-                let mut after = before.on_commit(owner == me, keep);
+                let mut after = before.on_commit(owner == Some(me), keep);
                 if after == SlotState::NotOwned && keep && holding {
                     after = SlotState::ReleasedDraining;
                 }
@@ -100,58 +185,33 @@ impl Node {
                 if after == SlotState::Pending && before != SlotState::Pending {
                     gained += 1;
                 }
-                self.slots[r][s] = after;
+                self.states[r][s] = after;
             }
             if gained + released > 0 {
-                self.events.push_back(Event::OwnershipChanged {
-                    rule: r,
-                    gained,
-                    released,
-                });
+                changes.push((r, gained, released));
             }
         }
         self.generation += 1;
-        self.previous_committed = self.committed.as_ref().map(|c| c.digest);
-        self.events.push_back(Event::Converged {
-            members: view.ids(),
-            digest: self.proposed_digest,
-        });
-        self.committed = Some(Committed {
-            digest: self.proposed_digest,
-            view,
-            ownership,
-            at: now,
-        });
-        self.send_soon = true;
+        changes
     }
 
-    pub(super) fn uncommit(&mut self) {
+    /// Every slot not owned, every connection dropped.
+    pub(super) fn clear(&mut self) {
         self.generation += 1;
-        self.previous_committed = self.committed.take().map(|c| c.digest);
-        for t in &mut self.slots {
+        for t in &mut self.states {
             t.fill(SlotState::NotOwned);
         }
         self.released.clear();
-        self.send_soon = true;
     }
 
-    pub(super) fn progress(&mut self, now: Duration) {
-        let Some(c) = &self.committed else {
-            return;
-        };
+    /// A handover's progress. Once every member committed the view (`all_committed`),
+    /// gained slots take new flows, and a slot becomes fully ours when no holder may
+    /// hold connections in it; a slot fully ours gives way to a holder at once (safe
+    /// at any time, and it must be: a member back in the view after a few unheard
+    /// periods must not have its connections reset meanwhile). Released slots whose
+    /// last connection closed are let go. Returns whether any state changed.
+    pub(super) fn progress(&mut self, all_committed: bool, holders: &[(u8, &HeldFilter)]) -> bool {
         let mut changed = false;
-        let all_committed = self.all_members_committed();
-        // The filters of the members, committed or proposed, that hold connections in
-        // slots they released. A member that leaves both views holds nothing any more.
-        let holders: Vec<(u8, &HeldFilter)> = self
-            .peers
-            .iter()
-            .filter(|(&id, _)| {
-                c.view.get(HostId(id)).is_some() || self.proposed.get(HostId(id)).is_some()
-            })
-            .filter(|(_, p)| p.held > 0)
-            .map(|(&id, p)| (id, &p.held_filter))
-            .collect();
         // The walk over every slot depends on the slot states, on whether every member
         // committed, and on the holders: when none of them changed since the last walk,
         // it would change nothing (a frame that changes nothing costs no walk).
@@ -159,15 +219,14 @@ impl Node {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             (self.generation, all_committed).hash(&mut h);
-            for (id, f) in &holders {
+            for (id, f) in holders {
                 (id, f.as_bytes()).hash(&mut h);
             }
             h.finish()
         };
-        let walk = self.progress_key != Some(key);
-        self.progress_key = Some(key);
-        let holders: Vec<&HeldFilter> = holders.into_iter().map(|(_, f)| f).collect();
-        for (r, table) in self.slots.iter_mut().enumerate().filter(|_| walk) {
+        let walk = self.walk_key != Some(key);
+        self.walk_key = Some(key);
+        for (r, table) in self.states.iter_mut().enumerate().filter(|_| walk) {
             for (i, s) in table.iter_mut().enumerate() {
                 if *s == SlotState::Pending && all_committed {
                     *s = SlotState::OwnedNewFlowsOnly;
@@ -178,13 +237,7 @@ impl Node {
                 if !matches!(*s, SlotState::OwnedNewFlowsOnly | SlotState::Owned) {
                     continue;
                 }
-                // Fully ours only while no member may hold connections in this slot: a
-                // previous owner serves them for as long as they live (after a
-                // partition heals into the same view, too). Taking a slot fully waits
-                // for every member to have committed the view; giving way to a holder
-                // is safe at once, and must be: a member back in the view after a few
-                // unheard periods must not have its connections reset meanwhile.
-                let held = holders.iter().any(|f| f.may_hold(r, i as u32));
+                let held = holders.iter().any(|(_, f)| f.may_hold(r, i as u32));
                 match *s {
                     SlotState::OwnedNewFlowsOnly if !held && all_committed => *s = SlotState::Owned,
                     SlotState::Owned if held => *s = SlotState::OwnedNewFlowsOnly,
@@ -202,59 +255,31 @@ impl Node {
             .collect();
         for (r, s) in done {
             self.released.remove(&(r, s));
-            if self.slots[r][s as usize] == SlotState::ReleasedDraining {
-                self.slots[r][s as usize] = SlotState::NotOwned;
+            if self.states[r][s as usize] == SlotState::ReleasedDraining {
+                self.states[r][s as usize] = SlotState::NotOwned;
                 changed = true;
             }
         }
         if changed {
             self.generation += 1;
         }
-        if self.state == WireState::Draining && self.drain_deadline.is_some_and(|d| now >= d) {
-            self.events
-                .push_back(Event::DrainTimedOut { held: self.held() });
-            self.drain_deadline = None;
-            self.stop_now(WireState::Stopped);
-            return;
-        }
-        if self.state == WireState::Draining
-            && self.released.is_empty()
-            && !self
-                .slots
-                .iter()
-                .flatten()
-                .any(|s| *s != SlotState::NotOwned)
-            && self.committed.as_ref().is_some_and(|c| {
-                c.view
-                    .get(self.id)
-                    .is_some_and(|m| m.state == WireState::Draining)
-            })
-        {
-            self.drain_deadline = None;
-            self.set_state(WireState::Stopped);
-            self.uncommit();
-        }
+        changed
     }
 
     /// Stops taking new flows at once in one rule's slots (`None`: every rule and the
     /// default host's traffic), keeping existing connections or dropping them.
-    pub(super) fn release_now(
-        &mut self,
-        rule: Option<usize>,
-        keep_connections: bool,
-        now: Duration,
-    ) {
+    pub(super) fn release(&mut self, rule: Option<usize>, keep_connections: bool, now: Duration) {
         self.generation += 1;
-        for r in 0..self.slots.len() {
+        for r in 0..self.states.len() {
             if rule.is_some_and(|x| x != r) {
                 continue;
             }
-            for s in 0..self.slots[r].len() {
+            for s in 0..self.states[r].len() {
                 let key = (r, s as u32);
-                let before = self.slots[r][s];
+                let before = self.states[r][s];
                 let holding = self.released.contains_key(&key)
                     || matches!(before, SlotState::Owned | SlotState::OwnedNewFlowsOnly);
-                self.slots[r][s] = if keep_connections && holding {
+                self.states[r][s] = if keep_connections && holding {
                     self.released.entry(key).or_insert((None, now));
                     SlotState::ReleasedDraining
                 } else {
@@ -263,6 +288,5 @@ impl Node {
                 };
             }
         }
-        self.send_soon = true;
     }
 }

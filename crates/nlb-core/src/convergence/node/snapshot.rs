@@ -2,7 +2,7 @@
 
 use super::Node;
 use crate::convergence::api::{PeerSnapshot, QueryState, RuleMode, RuleSnapshot, Snapshot};
-use crate::convergence::slots::{SlotCounts, SlotState};
+use crate::convergence::slots::SlotCounts;
 use crate::host::HostId;
 use crate::wire::WireState;
 use std::time::Duration;
@@ -16,11 +16,7 @@ impl Node {
             .as_ref()
             .is_some_and(|c| c.digest == self.proposed_digest)
             && self.all_members_committed()
-            && !self
-                .slots
-                .iter()
-                .flatten()
-                .any(|s| *s == SlotState::Pending);
+            && !self.slots.any_pending();
         let state = match self.state {
             WireState::Stopped | WireState::Refused => QueryState::Stopped,
             WireState::Suspended => QueryState::Suspended,
@@ -38,14 +34,14 @@ impl Node {
             .map(|(i, &mode)| RuleSnapshot {
                 mode,
                 weight: self.weights[i],
-                slots: SlotCounts::of(&self.slots[i]),
+                slots: SlotCounts::of(self.slots.states(i)),
                 held: self.held_in_rule(i),
             })
             .collect();
         rules.push(RuleSnapshot {
             mode: RuleMode::Enabled,
             weight: 0,
-            slots: SlotCounts::of(&self.slots[self.modes.len()]),
+            slots: SlotCounts::of(self.slots.states(self.modes.len())),
             held: self.held_in_rule(self.modes.len()),
         });
         Snapshot {
