@@ -2,7 +2,7 @@
 //! successor carries on as the same incarnation.
 
 use super::peer::Peer;
-use super::slot_table::{Released, SlotTable};
+use super::slot_table::{ReleasedList, SlotTable};
 use super::{Committed, Node};
 use crate::classify::Ownership;
 use crate::config::Config;
@@ -46,7 +46,7 @@ pub struct HandOff {
     committed: Option<(View, Duration)>,
     previous_committed: Option<u64>,
     slots: Vec<Vec<SlotState>>,
-    released: Vec<((usize, u32), Released)>,
+    released: ReleasedList,
     auth_failure_at: Option<Duration>,
     listening_until: Duration,
     started_at: Duration,

@@ -16,6 +16,9 @@ use super::owner_of;
 /// A released slot: connections still held (if reported), and when it was released.
 pub(super) type Released = (Option<u32>, Duration);
 
+/// The released slots as a list, for a successor process.
+pub(super) type ReleasedList = Vec<((usize, u32), Released)>;
+
 /// The slots of every rule, then one slot for the default host's traffic.
 pub(super) struct SlotTable {
     states: Vec<Vec<SlotState>>,
@@ -55,7 +58,7 @@ impl SlotTable {
     /// A table as a predecessor process left it (see `HandOff`).
     pub(super) fn restore(
         states: Vec<Vec<SlotState>>,
-        released: Vec<((usize, u32), Released)>,
+        released: ReleasedList,
         generation: u64,
     ) -> Self {
         SlotTable {
@@ -67,7 +70,7 @@ impl SlotTable {
     }
 
     /// The states, rule by rule, and the released slots, for a successor.
-    pub(super) fn parts(&self) -> (Vec<Vec<SlotState>>, Vec<((usize, u32), Released)>) {
+    pub(super) fn parts(&self) -> (Vec<Vec<SlotState>>, ReleasedList) {
         (
             self.states.clone(),
             self.released.iter().map(|(k, v)| (*k, *v)).collect(),
