@@ -39,7 +39,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
 
         let victim = hosts.min(2);
         step(&format!(
-            "kill -9 of h{victim}'s nlbd while the client keeps connecting (every ~5 ms)"
+            "kill -9 of h{victim}'s nlbd while the client starts a connection every 2 ms"
         ));
         let f = measure(&lab, victim, Failure::Crash, DEFAULT_INTERVAL)?;
         println!(
