@@ -9,6 +9,7 @@
 //! waiting, a partial request waits for the next turn, and a client that says nothing
 //! for a second is dropped.
 
+use anyhow::Context;
 use nlb_core::control::{socket_name, Reply, Request};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -48,24 +49,24 @@ impl std::os::fd::AsFd for ControlSocket {
 
 impl ControlSocket {
     /// Binds `@nlb/<interface>`; fails with a clear message when another nlbd holds it.
-    pub fn bind(interface: &str) -> Result<Self, String> {
+    pub fn bind(interface: &str) -> anyhow::Result<Self> {
         let name = socket_name(interface);
         let addr = SocketAddr::from_abstract_name(name.as_bytes())
-            .map_err(|e| format!("control socket @{name}: {e}"))?;
+            .with_context(|| format!("control socket @{name}"))?;
         let listener = UnixListener::bind_addr(&addr).map_err(|e| {
             if e.kind() == ErrorKind::AddrInUse {
-                format!(
+                anyhow::anyhow!(
                     "another nlbd is running on {interface} in this network namespace \
                      (its control socket @{name} is bound); stop it first (`nlb stop` only \
                      leaves the cluster: stop the process, e.g. `systemctl stop nlbd@...`)"
                 )
             } else {
-                format!("control socket @{name}: {e}")
+                anyhow::Error::new(e).context(format!("control socket @{name}"))
             }
         })?;
         listener
             .set_nonblocking(true)
-            .map_err(|e| format!("control socket @{name}: {e}"))?;
+            .with_context(|| format!("control socket @{name}"))?;
         Ok(ControlSocket {
             listener,
             pending: Vec::new(),

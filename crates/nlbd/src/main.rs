@@ -15,6 +15,7 @@ use events::EventLog;
 use requests::{serve, status, Served};
 use state::{undo, Changes};
 
+use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::classify::{locate, Flow};
@@ -133,7 +134,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn register() -> Result<Signals, String> {
+    fn register() -> anyhow::Result<Signals> {
         let signals = Signals {
             stop: Arc::new(AtomicBool::new(false)),
             hand_off: Arc::new(AtomicBool::new(false)),
@@ -141,7 +142,7 @@ impl Signals {
         let register = |signal, flag: &Arc<AtomicBool>| {
             signal_hook::flag::register(signal, Arc::clone(flag))
                 .map(drop)
-                .map_err(|e| format!("installing the handler of signal {signal}: {e}"))
+                .with_context(|| format!("installing the handler of signal {signal}"))
         };
         register(signal_hook::consts::SIGTERM, &signals.stop)?;
         register(signal_hook::consts::SIGINT, &signals.stop)?;
@@ -166,31 +167,28 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e}");
+            error!("{e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-fn random_u64() -> Result<u64, String> {
+fn random_u64() -> anyhow::Result<u64> {
     let mut b = [0u8; 8];
     // SAFETY: getrandom writes at most 8 bytes into the buffer we pass.
     let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
     if n != 8 {
-        return Err(format!(
-            "reading random bytes (getrandom): {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(std::io::Error::last_os_error()).context("reading random bytes (getrandom)");
     }
     Ok(u64::from_ne_bytes(b))
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> anyhow::Result<()> {
     let mut log = EventLog::default();
     // Everything nlbd refuses in a configuration (the key file included) is refused
     // here, by the same code `nlb config check` runs, with every problem listed.
     let (mut config, key) = Config::load_with_key(&args.config).map_err(|e| {
-        format!(
+        anyhow!(
             "{} has {} problem(s); nothing was changed:\n{e}",
             args.config.display(),
             e.0.len()
@@ -207,16 +205,16 @@ fn run(args: &Args) -> Result<(), String> {
         .map(|v| match v {
             IpAddr::V4(a) => Ok(a),
             // The configuration parser refuses IPv6 VIPs; this stays as a guard.
-            IpAddr::V6(a) => Err(format!(
+            IpAddr::V6(a) => Err(anyhow!(
                 "VIP {a} (from {}): nlbd's data path handles IPv4 VIPs only so far",
                 config.path.display()
             )),
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<anyhow::Result<_>>()?;
     let ifindex = link::ifindex(iface)
-        .map_err(|e| format!("interface {iface} (from {}): {e}", config.path.display()))?;
-    let lo_index = link::ifindex("lo").map_err(|e| e.to_string())?;
-    let addressing = ClusterAddressing::new(cluster.vip).map_err(|e| e.to_string())?;
+        .with_context(|| format!("interface {iface} (from {})", config.path.display()))?;
+    let lo_index = link::ifindex("lo")?;
+    let addressing = ClusterAddressing::new(cluster.vip)?;
     let cluster_mac = addressing.cluster_mac(cluster.mode);
     let unicast = cluster.mode == OperationMode::Unicast;
     let masked_mac = addressing.masked_source_mac(config.host.id.get());
@@ -230,7 +228,7 @@ fn run(args: &Args) -> Result<(), String> {
             let tx = if unicast {
                 masked_mac
             } else {
-                link::mac(iface).map_err(|e| format!("{iface}: {e}"))?
+                link::mac(iface).with_context(|| iface.clone())?
             };
             match adopt(&config, key, &h, tx, loss_window) {
                 Ok((dp, node)) => {
@@ -267,16 +265,16 @@ fn run(args: &Args) -> Result<(), String> {
     for v in &vips {
         let holders = link::interfaces_with(*v, "lo");
         if !holders.is_empty() {
-            return Err(format!(
+            bail!(
                 "VIP {v} (from {}) is already assigned to {}; nlbd adds the VIPs to lo \
                  itself: remove it there (ip addr del {v}/... dev {})",
                 config.path.display(),
                 holders.join(", "),
                 holders[0]
-            ));
+            );
         }
     }
-    let nic_mac = link::mac(iface).map_err(|e| format!("{iface}: {e}"))?;
+    let nic_mac = link::mac(iface).with_context(|| iface.clone())?;
     // Unicast: the NIC takes the cluster MAC and frames leave with the masked MAC.
     let (own_mac, tx_mac) = if unicast {
         (cluster_mac, masked_mac)
@@ -300,15 +298,13 @@ fn run(args: &Args) -> Result<(), String> {
             (dp, Some(node), program_id)
         }
         None => {
-            let mut dp = Dataplane::load(cluster).map_err(|e| e.to_string())?;
+            let mut dp = Dataplane::load(cluster)?;
             dp.set_macs(Macs {
                 cluster: cluster_mac,
                 own: own_mac,
                 tx: tx_mac,
-            })
-            .map_err(|e| e.to_string())?;
-            dp.set_lease_deadline(Duration::ZERO)
-                .map_err(|e| e.to_string())?;
+            })?;
+            dp.set_lease_deadline(Duration::ZERO)?;
             // The data path goes in first, failing closed (its lease is zero): from then on no
             // VIP frame reaches this host's stack unless this host owns its flow, so the
             // kernel never resets a connection that belongs to another host, however the
@@ -320,11 +316,11 @@ fn run(args: &Args) -> Result<(), String> {
             } else {
                 netlink::XDP_FLAGS_DRV_MODE
             };
-            let prog_fd = dp.program_fd().map_err(|e| e.to_string())?;
+            let prog_fd = dp.program_fd()?;
             changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
-            netlink::set_xdp(ifindex, prog_fd, xdp_flags).map_err(|e| {
+            netlink::set_xdp(ifindex, prog_fd, xdp_flags).with_context(|| {
                 format!(
-                    "attaching XDP to {iface} ({} mode): {e}",
+                    "attaching XDP to {iface} ({} mode)",
                     if args.generic_xdp {
                         "generic"
                     } else {
@@ -351,30 +347,29 @@ fn run(args: &Args) -> Result<(), String> {
             for v in &vips {
                 changes.record(|c| c.vips.push(*v))?;
                 netlink::address(lo_index, *v, 32, true)
-                    .map_err(|e| format!("adding {v} to lo: {e}"))?;
+                    .with_context(|| format!("adding {v} to lo"))?;
             }
             if unicast {
                 // Masking first, so that no frame ever leaves with the cluster MAC as source
                 // (the switch would learn it and send the cluster's traffic to this port).
-                let mut mask = SourceMask::load(cluster_mac, tx_mac).map_err(|e| e.to_string())?;
+                let mut mask = SourceMask::load(cluster_mac, tx_mac)?;
                 changes.record(|c| c.mask = true)?;
                 let added = mask
                     .attach(iface)
-                    .map_err(|e| format!("source masking on {iface}: {e}"))?;
+                    .with_context(|| format!("source masking on {iface}"))?;
                 changes.record(|c| c.clsact_added = added)?;
                 changes.record(|c| c.original_mac = Some(nic_mac.0))?;
-                netlink::set_mac(ifindex, cluster_mac.0).map_err(|e| {
-                    format!("setting the cluster MAC {cluster_mac} on {iface}: {e}")
-                })?;
+                netlink::set_mac(ifindex, cluster_mac.0)
+                    .with_context(|| format!("setting the cluster MAC {cluster_mac} on {iface}"))?;
                 log.info(ktime_now(), format!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}"));
             }
 
-            let program_id = dp.program_id().map_err(|e| e.to_string())?;
+            let program_id = dp.program_id()?;
             (dp, None, program_id)
         }
     };
     let socket = link::HeartbeatSocket::open(ifindex)
-        .map_err(|e| format!("heartbeat socket on {iface}: {e}"))?;
+        .with_context(|| format!("heartbeat socket on {iface}"))?;
     if let Err(e) = socket.set_receive_buffer(receive_buffer()) {
         log.warn(
             ktime_now(),
@@ -388,12 +383,12 @@ fn run(args: &Args) -> Result<(), String> {
     if !unicast {
         socket
             .add_multicast(cluster_mac)
-            .map_err(|e| format!("multicast filter of {iface}: {e}"))?;
+            .with_context(|| format!("multicast filter of {iface}"))?;
     }
     let igmp = match (cluster.mode, addressing.igmp_group()) {
         (OperationMode::IgmpMulticast, IpAddr::V4(g)) => Some(
             link::IgmpMembership::join(g, ifindex)
-                .map_err(|e| format!("joining {g} on {iface}: {e}"))?,
+                .with_context(|| format!("joining {g} on {iface}"))?,
         ),
         _ => None,
     };
@@ -414,7 +409,7 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     let mut waiter = wait::Waiter::new(&socket, &control)
-        .map_err(|e| format!("setting up the wait on {iface}'s sockets: {e}"))?;
+        .with_context(|| format!("setting up the wait on {iface}'s sockets"))?;
     let fence_span = period * (cluster.loss_tolerance - 1);
     let mut buf = vec![0u8; 2048];
     let mut generation = u64::MAX;
@@ -438,7 +433,7 @@ fn run(args: &Args) -> Result<(), String> {
         let deadline = node.next_deadline(now);
         let ready = waiter
             .wait(deadline.saturating_sub(now).min(period / 4))
-            .map_err(|e| format!("waiting for input: {e}"))?;
+            .context("waiting for input")?;
         // The frames that have arrived; at most a bounded number per turn, so that a
         // flood cannot keep the loop from its own heartbeats.
         let mut accepted = false;
@@ -529,7 +524,7 @@ fn run(args: &Args) -> Result<(), String> {
             .lease_expiry()
             .unwrap_or(Duration::MAX)
             .min(now + fence_span);
-        dp.set_lease_deadline(lease).map_err(|e| e.to_string())?;
+        dp.set_lease_deadline(lease)?;
         if now >= next_report {
             next_report = now + period;
             report_held(&mut node, &mut dp, cluster, now);
@@ -599,29 +594,27 @@ fn adopt(
     h: &state::HandOffRecord,
     tx: nlb_core::mac::MacAddr,
     loss_window: Duration,
-) -> Result<(Dataplane, Node), String> {
+) -> anyhow::Result<(Dataplane, Node)> {
     let age = ktime_now().saturating_sub(h.at);
     if age >= loss_window {
-        return Err(format!(
+        bail!(
             "it was handed off {} ms ago, beyond the loss window ({} ms): its peers have \
              taken its slots over",
             age.as_millis(),
             loss_window.as_millis()
-        ));
+        );
     }
-    let dp = Dataplane::adopt(&config.cluster, h.program_id).map_err(|e| e.to_string())?;
-    let node =
-        Node::resume(config, key, h.node.clone(), tx, ktime_now()).map_err(|e| e.to_string())?;
+    let dp = Dataplane::adopt(&config.cluster, h.program_id)?;
+    let node = Node::resume(config, key, h.node.clone(), tx, ktime_now())?;
     Ok((dp, node))
 }
 
 /// Rewrites the data path's slot tables when the state machine's have changed.
-fn sync_slots(node: &Node, dp: &mut Dataplane, generation: &mut u64) -> Result<(), String> {
+fn sync_slots(node: &Node, dp: &mut Dataplane, generation: &mut u64) -> anyhow::Result<()> {
     if node.slots_generation() != *generation {
         *generation = node.slots_generation();
         for r in 0..=node.cluster().rules.len() {
-            dp.set_slots(r, node.slot_states(r))
-                .map_err(|e| e.to_string())?;
+            dp.set_slots(r, node.slot_states(r))?;
         }
     }
     Ok(())

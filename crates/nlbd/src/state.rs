@@ -3,6 +3,7 @@
 //! the network namespace is part of the name because /run is shared between them).
 
 use crate::netlink;
+use anyhow::Context;
 use nlb_dataplane::mask::SourceMask;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -95,13 +96,13 @@ pub fn leftover(interface: &str) -> Option<Changed> {
 }
 
 /// Records the changes (before each is made, so a crash in between leaves a record).
-pub fn save(interface: &str, changed: &Changed) -> Result<(), String> {
+pub fn save(interface: &str, changed: &Changed) -> anyhow::Result<()> {
     let p = path(interface);
-    std::fs::create_dir_all("/run/nlb").map_err(|e| format!("/run/nlb: {e}"))?;
+    std::fs::create_dir_all("/run/nlb").context("/run/nlb")?;
     let tmp = p.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec(changed).expect("plain data"))
         .and_then(|()| std::fs::rename(&tmp, &p))
-        .map_err(|e| format!("{}: {e}", p.display()))
+        .with_context(|| p.display().to_string())
 }
 
 /// Removes the record once everything is undone.
@@ -120,16 +121,16 @@ pub struct Changes {
 
 impl Changes {
     /// Records a change before it is made.
-    pub fn record(&mut self, f: impl FnOnce(&mut Changed)) -> Result<(), String> {
+    pub fn record(&mut self, f: impl FnOnce(&mut Changed)) -> anyhow::Result<()> {
         f(&mut self.changed);
         save(&self.interface, &self.changed)
     }
 
-    pub fn set_sysctl(&mut self, path: String, value: &str) -> Result<(), String> {
-        let old = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    pub fn set_sysctl(&mut self, path: String, value: &str) -> anyhow::Result<()> {
+        let old = std::fs::read_to_string(&path).with_context(|| path.clone())?;
         let old = old.trim().to_string();
         self.record(|c| c.sysctls.push((path.clone(), old)))?;
-        std::fs::write(&path, value).map_err(|e| format!("{path}: {e}"))
+        std::fs::write(&path, value).with_context(|| path.clone())
     }
 }
 
