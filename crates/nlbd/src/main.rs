@@ -5,6 +5,7 @@
 
 mod control;
 mod events;
+mod install;
 mod link;
 mod netlink;
 mod requests;
@@ -22,7 +23,6 @@ use nlb_core::classify::{locate, Flow};
 use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Event, Node, Rejection};
 use nlb_core::rules::Transport;
-use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -120,10 +120,6 @@ impl Junk {
         self.latest = None;
     }
 }
-
-/// The queue per unresolved neighbour on the cluster interface: a few full-size frames
-/// (the kernel counts each frame's buffer, about 2 KiB for a full one).
-const UNRESOLVED_QUEUE_BYTES: &str = "8192";
 
 /// What signals asked for, set by signal-hook's handlers and read by the loop.
 struct Signals {
@@ -298,72 +294,24 @@ fn run(args: &Args) -> anyhow::Result<()> {
             (dp, Some(node), program_id)
         }
         None => {
-            let mut dp = Dataplane::load(cluster)?;
-            dp.set_macs(Macs {
-                cluster: cluster_mac,
-                own: own_mac,
-                tx: tx_mac,
-            })?;
-            dp.set_lease_deadline(Duration::ZERO)?;
-            // The data path goes in first, failing closed (its lease is zero): from then on no
-            // VIP frame reaches this host's stack unless this host owns its flow, so the
-            // kernel never resets a connection that belongs to another host, however the
-            // steps below interleave with traffic. Attached through rtnetlink, the attachment
-            // belongs to the device and outlives us: if nlbd dies, the program keeps dropping
-            // new flows once the lease passes.
-            let xdp_flags = if args.generic_xdp {
-                netlink::XDP_FLAGS_SKB_MODE
-            } else {
-                netlink::XDP_FLAGS_DRV_MODE
-            };
-            let prog_fd = dp.program_fd()?;
-            changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
-            netlink::set_xdp(ifindex, prog_fd, xdp_flags).with_context(|| {
-                format!(
-                    "attaching XDP to {iface} ({} mode)",
-                    if args.generic_xdp {
-                        "generic"
-                    } else {
-                        "native; try --generic-xdp"
-                    }
-                )
-            })?;
-
-            // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
-            // the cluster interface: the XDP program answers with the cluster MAC.
-            changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
-            changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
-            // Replies to a client whose MAC is unknown wait in a queue per neighbour
-            // while ARP resolves it. By default it holds 208 KiB: SYNs from spoofed
-            // addresses of the cluster's own subnet fill one per address with SYN-ACKs,
-            // and when resolution fails (every 3 s, for all of them at once) the kernel
-            // frees them all in one timer run that nothing preempts, nlbd included: in
-            // the lab, 100-200 ms every 3 s, enough to let leases lapse. A few frames
-            // per neighbour are all a resolution needs (Linux queued 3 until 3.3).
-            changes.set_sysctl(
-                format!("/proc/sys/net/ipv4/neigh/{iface}/unres_qlen_bytes"),
-                UNRESOLVED_QUEUE_BYTES,
+            let dp = install::install(
+                &install::Host {
+                    cluster,
+                    iface,
+                    ifindex,
+                    lo_index,
+                    vips: &vips,
+                    macs: Macs {
+                        cluster: cluster_mac,
+                        own: own_mac,
+                        tx: tx_mac,
+                    },
+                    nic_mac,
+                    generic_xdp: args.generic_xdp,
+                },
+                &mut changes,
+                &mut log,
             )?;
-            for v in &vips {
-                changes.record(|c| c.vips.push(*v))?;
-                netlink::address(lo_index, *v, 32, true)
-                    .with_context(|| format!("adding {v} to lo"))?;
-            }
-            if unicast {
-                // Masking first, so that no frame ever leaves with the cluster MAC as source
-                // (the switch would learn it and send the cluster's traffic to this port).
-                let mut mask = SourceMask::load(cluster_mac, tx_mac)?;
-                changes.record(|c| c.mask = true)?;
-                let added = mask
-                    .attach(iface)
-                    .with_context(|| format!("source masking on {iface}"))?;
-                changes.record(|c| c.clsact_added = added)?;
-                changes.record(|c| c.original_mac = Some(nic_mac.0))?;
-                netlink::set_mac(ifindex, cluster_mac.0)
-                    .with_context(|| format!("setting the cluster MAC {cluster_mac} on {iface}"))?;
-                log.info(ktime_now(), format!("unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}"));
-            }
-
             let program_id = dp.program_id()?;
             (dp, None, program_id)
         }

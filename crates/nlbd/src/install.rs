@@ -1,0 +1,125 @@
+//! Making this host a member's host: the data path on the cluster interface (first,
+//! failing closed), the sysctls that keep the kernel from answering ARP for the VIPs,
+//! the VIPs on lo, and in unicast mode the masked cluster MAC. Each change is recorded
+//! before it is made, so that a crash in between can be undone at the next start.
+
+use crate::events::EventLog;
+use crate::netlink;
+use crate::state::Changes;
+use anyhow::Context;
+use nlb_core::config::ClusterConfig;
+use nlb_core::mac::MacAddr;
+use nlb_dataplane::mask::SourceMask;
+use nlb_dataplane::{ktime_now, Dataplane, Macs};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// The queue per unresolved neighbour on the cluster interface: a few full-size frames
+/// (the kernel counts each frame's buffer, about 2 KiB for a full one).
+const UNRESOLVED_QUEUE_BYTES: &str = "8192";
+
+/// What the installation needs to know of the host.
+pub struct Host<'a> {
+    /// The cluster part of the configuration.
+    pub cluster: &'a ClusterConfig,
+    /// The cluster interface.
+    pub iface: &'a str,
+    /// Its index.
+    pub ifindex: u32,
+    /// The index of lo, which gets the VIPs.
+    pub lo_index: u32,
+    /// The VIPs.
+    pub vips: &'a [Ipv4Addr],
+    /// The MACs the data path uses.
+    pub macs: Macs,
+    /// The NIC's own MAC (unicast mode replaces it; the record keeps it).
+    pub nic_mac: MacAddr,
+    /// Attach XDP in generic mode.
+    pub generic_xdp: bool,
+}
+
+/// Installs everything; returns the loaded and attached data path.
+pub fn install(
+    host: &Host,
+    changes: &mut Changes,
+    log: &mut EventLog,
+) -> anyhow::Result<Dataplane> {
+    let Host {
+        cluster,
+        iface,
+        ifindex,
+        lo_index,
+        vips,
+        macs,
+        nic_mac,
+        generic_xdp,
+    } = *host;
+    let (cluster_mac, tx_mac) = (macs.cluster, macs.tx);
+    let unicast = cluster.mode == nlb_core::addressing::OperationMode::Unicast;
+    let mut dp = Dataplane::load(cluster)?;
+    dp.set_macs(macs)?;
+    dp.set_lease_deadline(Duration::ZERO)?;
+    // The data path goes in first, failing closed (its lease is zero): from then on no
+    // VIP frame reaches this host's stack unless this host owns its flow, so the
+    // kernel never resets a connection that belongs to another host, however the
+    // steps below interleave with traffic. Attached through rtnetlink, the attachment
+    // belongs to the device and outlives us: if nlbd dies, the program keeps dropping
+    // new flows once the lease passes.
+    let xdp_flags = if generic_xdp {
+        netlink::XDP_FLAGS_SKB_MODE
+    } else {
+        netlink::XDP_FLAGS_DRV_MODE
+    };
+    let prog_fd = dp.program_fd()?;
+    changes.record(|c| c.xdp_flags = Some(xdp_flags))?;
+    netlink::set_xdp(ifindex, prog_fd, xdp_flags).with_context(|| {
+        format!(
+            "attaching XDP to {iface} ({} mode)",
+            if generic_xdp {
+                "generic"
+            } else {
+                "native; try --generic-xdp"
+            }
+        )
+    })?;
+
+    // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
+    // the cluster interface: the XDP program answers with the cluster MAC.
+    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
+    changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
+    // Replies to a client whose MAC is unknown wait in a queue per neighbour
+    // while ARP resolves it. By default it holds 208 KiB: SYNs from spoofed
+    // addresses of the cluster's own subnet fill one per address with SYN-ACKs,
+    // and when resolution fails (every 3 s, for all of them at once) the kernel
+    // frees them all in one timer run that nothing preempts, nlbd included: in
+    // the lab, 100-200 ms every 3 s, enough to let leases lapse. A few frames
+    // per neighbour are all a resolution needs (Linux queued 3 until 3.3).
+    changes.set_sysctl(
+        format!("/proc/sys/net/ipv4/neigh/{iface}/unres_qlen_bytes"),
+        UNRESOLVED_QUEUE_BYTES,
+    )?;
+    for v in vips {
+        changes.record(|c| c.vips.push(*v))?;
+        netlink::address(lo_index, *v, 32, true).with_context(|| format!("adding {v} to lo"))?;
+    }
+    if unicast {
+        // Masking first, so that no frame ever leaves with the cluster MAC as source
+        // (the switch would learn it and send the cluster's traffic to this port).
+        let mut mask = SourceMask::load(cluster_mac, tx_mac)?;
+        changes.record(|c| c.mask = true)?;
+        let added = mask
+            .attach(iface)
+            .with_context(|| format!("source masking on {iface}"))?;
+        changes.record(|c| c.clsact_added = added)?;
+        changes.record(|c| c.original_mac = Some(nic_mac.0))?;
+        netlink::set_mac(ifindex, cluster_mac.0)
+            .with_context(|| format!("setting the cluster MAC {cluster_mac} on {iface}"))?;
+        log.info(
+            ktime_now(),
+            format!(
+                "unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}"
+            ),
+        );
+    }
+    Ok(dp)
+}
