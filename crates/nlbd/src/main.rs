@@ -7,6 +7,7 @@ mod control;
 mod events;
 mod install;
 mod link;
+mod link_monitor;
 mod netlink;
 mod requests;
 mod state;
@@ -356,7 +357,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ),
     );
 
-    let mut waiter = wait::Waiter::new(&socket, &control)
+    let mut monitor = link_monitor::LinkMonitor::open(ifindex)
+        .with_context(|| format!("watching {iface}'s link through rtnetlink"))?;
+    let mut waiter = wait::Waiter::new(&socket, &control, &monitor)
         .with_context(|| format!("setting up the wait on {iface}'s sockets"))?;
     let fence_span = period * (cluster.loss_tolerance - 1);
     let mut buf = vec![0u8; 2048];
@@ -452,10 +455,37 @@ fn run(args: &Args) -> anyhow::Result<()> {
             log_event(&mut log, now, &e);
         }
         sync_slots(&node, &mut dp, &mut generation)?;
+        // The link changed (carrier, hardware address, master): the switch behind it
+        // may hold no membership for this port and stale MAC entries. Re-send the
+        // membership at once, and re-announce the VIPs if this host answers for them.
+        let link_changed = match ready.link.then(|| monitor.changes()) {
+            Some(Ok(what)) => what,
+            Some(Err(e)) => {
+                log.warn(ktime_now(), format!("reading {iface}'s link changes: {e}"));
+                None
+            }
+            None => None,
+        };
+        if let Some(what) = &link_changed {
+            log.info(
+                ktime_now(),
+                format!("{iface}: {what}; re-announcing membership and VIPs"),
+            );
+            if let Some(m) = &igmp {
+                next_igmp = now + Duration::from_secs(10);
+                if let Err(e) = m.refresh() {
+                    log.warn(
+                        ktime_now(),
+                        format!("re-announcing the IGMP membership: {e}"),
+                    );
+                }
+            }
+        }
         // Announce the VIPs when this host becomes the one that answers ARP for them
-        // (on start and on every convergence that makes it the default host).
+        // (on start and on every convergence that makes it the default host), and when
+        // its link changed.
         let responder = node.slot_state(cluster.rules.len(), 0).admits_new_flows();
-        if responder && !arp_responder {
+        if responder && (!arp_responder || link_changed.is_some()) {
             for v in &vips {
                 let garp = nlb_dataplane::packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v);
                 if let Err(e) = socket.send(&garp) {

@@ -1,5 +1,5 @@
-//! The daemon's one wait: over the heartbeat socket and the control socket at once,
-//! with a timeout for the state machine's next deadline. Whatever becomes readable
+//! The daemon's one wait: over the heartbeat socket, the control socket and the link
+//! monitor at once, with a timeout for the state machine's next deadline. Whatever becomes readable
 //! first ends the wait, so a control request is served at once and a heartbeat is
 //! never waited for behind anything else.
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 const HEARTBEATS: usize = 0;
 const CONTROL: usize = 1;
+const LINK: usize = 2;
 
 /// What is ready after a wait.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct Ready {
     pub heartbeats: bool,
     /// A client waits on the control socket.
     pub control: bool,
+    /// The link monitor has notifications.
+    pub link: bool,
 }
 
 /// The sources the daemon waits on, registered once.
@@ -27,9 +30,9 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    /// Waits on `heartbeats` and `control` from now on (level-triggered: what is left
-    /// unread ends the next wait at once). Both must outlive the waiter.
-    pub fn new(heartbeats: &impl AsFd, control: &impl AsFd) -> io::Result<Self> {
+    /// Waits on `heartbeats`, `control` and `link` from now on (level-triggered: what
+    /// is left unread ends the next wait at once). All must outlive the waiter.
+    pub fn new(heartbeats: &impl AsFd, control: &impl AsFd, link: &impl AsFd) -> io::Result<Self> {
         let poller = Poller::new()?;
         // SAFETY: both sources are owned by the daemon's loop for as long as this
         // waiter, which is dropped first (it is declared after them).
@@ -42,6 +45,11 @@ impl Waiter {
             poller.add_with_mode(
                 control.as_fd().as_raw_fd(),
                 Event::readable(CONTROL),
+                PollMode::Level,
+            )?;
+            poller.add_with_mode(
+                link.as_fd().as_raw_fd(),
+                Event::readable(LINK),
                 PollMode::Level,
             )?;
         }
@@ -64,6 +72,7 @@ impl Waiter {
             match e.key {
                 HEARTBEATS => ready.heartbeats = true,
                 CONTROL => ready.control = true,
+                LINK => ready.link = true,
                 _ => {}
             }
         }
