@@ -55,14 +55,14 @@ pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut line = serde_json::to_string(request).map_err(|e| e.to_string())?;
     line.push('\n');
-    (&stream)
-        .write_all(line.as_bytes())
-        .map_err(|e| format!("sending to nlbd: {e}"))?;
+    // nlbd may answer (and close) before the request is written, refusing a client
+    // that is not root: its reply is read even when the write failed.
+    let sent = (&stream).write_all(line.as_bytes());
     let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .map_err(|e| format!("reading nlbd's reply: {e}"))?;
+    let read = BufReader::new(&stream).read_line(&mut answer);
     if answer.is_empty() {
+        sent.map_err(|e| format!("sending to nlbd: {e}"))?;
+        read.map_err(|e| format!("reading nlbd's reply: {e}"))?;
         return Err("nlbd closed the connection without replying".into());
     }
     serde_json::from_str::<Envelope>(&answer)

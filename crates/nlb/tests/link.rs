@@ -80,3 +80,35 @@ fn a_host_whose_carrier_returns_rejoins_its_group_at_once() {
     assert!(log.contains("carrier up; re-announcing"), "{log}");
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
 }
+
+/// Heartbeats are broadcast: a snooping switch that lost every membership of the group
+/// (the lab's MAC-based agent then drops frames to the cluster MAC on every port) still
+/// carries them, and no host loses its peers while the membership is relearnt.
+#[test]
+fn members_keep_hearing_each_other_while_the_switch_has_no_membership() {
+    let lab = Lab::up("mb", "igmp-multicast", 3);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    let sw = format!("nlb-{}-sw", lab.name);
+    for p in ["ph1", "ph2", "ph3"] {
+        let _ = Command::new("bridge")
+            .args([
+                "-n",
+                &sw,
+                "mdb",
+                "del",
+                "dev",
+                "br0",
+                "port",
+                p,
+                "grp",
+                "239.255.100.10",
+            ])
+            .status();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for h in ["h1", "h2", "h3"] {
+        let log = std::fs::read_to_string(format!("{}/{h}-nlbd.log", lab.dir())).unwrap();
+        assert!(!log.contains(" lost: "), "{h}: {log}");
+    }
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+}

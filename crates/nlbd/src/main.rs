@@ -544,7 +544,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         if let Some(m) = &igmp {
             if now >= next_igmp {
-                next_igmp = now + Duration::from_secs(10);
+                // Every 10 s; every second while no peer is heard: the switch may have
+                // lost this port's membership (and with it the cluster's traffic), and
+                // a host that hears nobody must not wait long to be found again.
+                next_igmp = now
+                    + if node.hears_peers(now) {
+                        Duration::from_secs(10)
+                    } else {
+                        Duration::from_secs(1)
+                    };
                 if let Err(e) = m.refresh() {
                     log.warn(
                         ktime_now(),

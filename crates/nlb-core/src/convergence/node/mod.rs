@@ -133,10 +133,11 @@ impl Node {
         let cluster = config.cluster.clone();
         let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
         let tolerance = cluster.loss_tolerance;
-        let dst = match cluster.mode {
-            crate::addressing::OperationMode::Unicast => MacAddr::BROADCAST,
-            mode => crate::addressing::ClusterAddressing { vip: cluster.vip }.cluster_mac(mode),
-        };
+        // Broadcast in every mode (Windows sends to the cluster MAC in the multicast
+        // modes): a snooping switch that lost the group's membership for a port (a
+        // moved VM, a flushed table) still delivers broadcasts, so members keep hearing
+        // each other while the membership is relearnt.
+        let dst = MacAddr::BROADCAST;
         let state = match config.host.state {
             InitialState::Started => WireState::Started,
             InitialState::Stopped => WireState::Stopped,

@@ -332,6 +332,11 @@ impl Node {
         p.fresh_at.is_some_and(|f| now < f + self.loss_window)
     }
 
+    /// True when some peer was heard within the loss window.
+    pub fn hears_peers(&self, now: Duration) -> bool {
+        self.peers.values().any(|p| self.heard(p, now))
+    }
+
     pub(super) fn heard(&self, p: &Peer, now: Duration) -> bool {
         now < p.heard_at + self.loss_window
     }
