@@ -25,8 +25,9 @@ pub enum FloodKind {
     /// (never an address the lab uses) and random ports, to the cluster MAC.
     Syn,
     /// Frames of the heartbeat EtherType (0x88b5) with random payloads of 60..=1500
-    /// bytes from random unicast source MACs (never a member's), to where heartbeats
-    /// go (broadcast in unicast mode, else the cluster MAC).
+    /// bytes from random unicast source MACs (never a member's), to the cluster MAC in
+    /// the multicast modes (what reaches the hosts' NIC filters beside the broadcast
+    /// heartbeats), broadcast in unicast mode.
     HeartbeatJunk,
 }
 
