@@ -12,9 +12,15 @@ fuzz_target!(|data: &[u8]| {
         let members = v.view().count();
         assert_eq!(members, v.member_count());
         assert_eq!(v.rules().count(), v.rule_count());
-        let _ = (v.src(), v.dst(), v.state(), v.seq(), v.committed(), v.held());
+        let _ = (v.src(), v.dst(), v.state(), v.seq(), v.committed(), v.held(), v.age());
         for m in v.view() {
             assert!(v.has_member(m.id));
         }
+        // The held-slot filter: a multiple of 8 bytes, at most 256, and any slot may be
+        // asked about.
+        let filter = v.held_filter();
+        assert!(filter.len() % 8 == 0 && filter.len() <= nlb_core::wire::MAX_HELD_FILTER);
+        let f = nlb_core::convergence::HeldFilter::from_bytes(filter);
+        let _ = f.may_hold(usize::from(v.host_id()), v.seq() as u32);
     }
 });
