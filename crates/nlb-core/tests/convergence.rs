@@ -548,8 +548,9 @@ fn a_drainstop_with_a_timeout_stops_when_it_passes() {
     assert_eq!(lab.nodes[0].slot_state(r0, s0), SlotState::Owned);
 }
 
-#[test]
-fn a_lost_holders_slots_are_fully_owned_at_once() {
+/// Two hosts; host 2 drops its weight to 1 and holds a connection in every slot it
+/// released. Returns the lab and those slots.
+fn host_2_holding_what_it_gave_away() -> (Lab, Vec<(usize, u32)>) {
     let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
     lab.run_for(800);
     lab.nodes[1]
@@ -559,6 +560,12 @@ fn a_lost_holders_slots_are_fully_owned_at_once() {
     let held: Vec<(usize, u32)> = lab.nodes[1].released_slots().collect();
     let now = lab.now;
     lab.nodes[1].report_held_many(now, held.iter().map(|&k| (k, 1)));
+    (lab, held)
+}
+
+#[test]
+fn a_lost_holders_slots_are_fully_owned_at_once() {
+    let (mut lab, held) = host_2_holding_what_it_gave_away();
     lab.run_coarse(120_000);
     assert!(held
         .iter()
@@ -681,15 +688,7 @@ fn a_host_handed_off_to_a_successor_carries_on_unnoticed() {
 
 #[test]
 fn a_holder_back_in_the_view_gets_its_slots_back_at_once() {
-    let mut lab = Lab::new(&[config(1, ""), config(2, "")]);
-    lab.run_for(800);
-    lab.nodes[1]
-        .command(lab.now, Command::SetWeight { rule: 0, weight: 1 })
-        .unwrap();
-    lab.run_for(50);
-    let held: Vec<(usize, u32)> = lab.nodes[1].released_slots().collect();
-    let now = lab.now;
-    lab.nodes[1].report_held_many(now, held.iter().map(|&k| (k, 1)));
+    let (mut lab, held) = host_2_holding_what_it_gave_away();
     lab.run_for(50);
     // Host 2 goes unheard past the loss window: host 1 takes its slots fully.
     lab.cut[1] = true;

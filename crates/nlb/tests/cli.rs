@@ -281,24 +281,18 @@ fn config_check_refuses_host_191_in_unicast_mode_and_ipv6_vips() {
             && err.contains("choose another host id"),
         "{err}"
     );
-    write(
-        Path::new(&files[1]),
-        &std::fs::read_to_string(&files[1])
-            .unwrap()
-            .replace("198.51.100.10", "fe80::10"),
-    );
-    let err = stderr(&nlb(&check_args(&files[1..2])));
+    // Each file gets another VIP, then is checked alone.
+    let with_vip = |i: usize, vip: &str| {
+        let text = std::fs::read_to_string(&files[i]).unwrap();
+        write(Path::new(&files[i]), &text.replace("198.51.100.10", vip));
+        stderr(&nlb(&check_args(&files[i..i + 1])))
+    };
+    let err = with_vip(1, "fe80::10");
     assert!(
         err.contains("cluster.vip: `fe80::10`") && err.contains("link-local"),
         "{err}"
     );
-    write(
-        Path::new(&files[2]),
-        &std::fs::read_to_string(&files[2])
-            .unwrap()
-            .replace("198.51.100.10", "2001:db8::10"),
-    );
-    let err = stderr(&nlb(&check_args(&files[2..])));
+    let err = with_vip(2, "2001:db8::10");
     assert!(
         err.contains("cluster.vip: `2001:db8::10`") && err.contains("IPv4 VIPs only"),
         "{err}"

@@ -7,6 +7,18 @@ use std::process::Command;
 
 const NLBD: &str = env!("CARGO_BIN_EXE_nlbd");
 
+/// Runs nlbd on `config`, which it must refuse (exit 1); returns what it said.
+fn refused(config: &std::path::Path) -> String {
+    let out = Command::new(NLBD)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 #[test]
 fn nlbd_refuses_a_bad_file_and_key_listing_every_problem() {
     let dir = std::env::temp_dir().join(format!("nlbd-config-{}", std::process::id()));
@@ -21,13 +33,7 @@ fn nlbd_refuses_a_bad_file_and_key_listing_every_problem() {
          key_file = \"web.key\"\n\n[host]\nid = 191\ninterface = \"eth9\"\n",
     )
     .unwrap();
-    let out = Command::new(NLBD)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = refused(&config);
     assert!(err.contains("2 problem(s)"), "{err}");
     assert!(
         err.contains("web.toml:5:12: cluster.key_file") && err.contains("chmod 600"),
@@ -42,13 +48,7 @@ fn nlbd_refuses_a_bad_file_and_key_listing_every_problem() {
     // The key alone: still refused, by the same check `nlb config check` runs.
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("id = 191", "id = 1")).unwrap();
-    let out = Command::new(NLBD)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = refused(&config);
     assert!(
         err.contains("1 problem(s)") && err.contains("mode 0644"),
         "{err}"
