@@ -10,12 +10,14 @@
 #define FIELD(s, f) printf("pub const %s__%s: usize = %zu;\n", #s, #f, offsetof(struct s, f))
 #define VALUE(name) printf("pub const %s: u8 = %d;\n", #name, (int)(name))
 #define USIZE(name) printf("pub const %s: usize = %llu;\n", #name, (unsigned long long)(name))
+#define U32(name) printf("pub const %s: u32 = %u;\n", #name, (unsigned)(name))
 #define U64(name) printf("pub const %s: u64 = %llu;\n", #name, (unsigned long long)(name))
 #define COUNTER_NAME(name, exported) printf("    \"%s\",\n", #exported);
 
 int main(void)
 {
 	printf("// Generated from bpf/nlb_abi.h by bpf/abi_dump.c; do not edit.\n");
+	U32(NLB_ABI_VERSION);
 	USIZE(MAX_VIPS);
 	USIZE(SLOTS_PER_CHUNK);
 	USIZE(CONN_WAYS);
@@ -33,22 +35,22 @@ int main(void)
 	VALUE(AFFINITY_NONE);
 	VALUE(AFFINITY_SINGLE);
 	VALUE(AFFINITY_NETWORK);
+	SIZE(fixed);
+	FIELD(fixed, seed);
+	FIELD(fixed, conn_seed);
+	FIELD(fixed, table_size);
+	FIELD(fixed, chunks_per_rule);
+	FIELD(fixed, nr_rules);
+	FIELD(fixed, vip_count);
+	FIELD(fixed, vips);
+	FIELD(fixed, abi_version);
 	SIZE(config);
-	FIELD(config, seed);
 	FIELD(config, lease_deadline_ns);
 	FIELD(config, idle_timeout_ns);
-	FIELD(config, conn_seed);
-	FIELD(config, table_size);
-	FIELD(config, chunks_per_rule);
-	FIELD(config, nr_rules);
-	FIELD(config, nr_vips);
 	FIELD(config, cluster_mac);
 	FIELD(config, own_mac);
 	FIELD(config, tx_mac);
-	FIELD(config, vips);
-	SIZE(vips);
-	FIELD(vips, count);
-	FIELD(vips, addr);
+	FIELD(config, fixed);
 	SIZE(rule_ref);
 	FIELD(rule_ref, rule);
 	FIELD(rule_ref, filtering);

@@ -11,6 +11,9 @@
 
 #include <linux/types.h>
 
+/* Changes whenever the layouts below or the program's meaning of them change: a
+ * successor adopts a running program only when it speaks the same version. */
+#define NLB_ABI_VERSION 3
 #define MAX_VIPS 16
 #define SLOTS_PER_CHUNK 64
 #define CONN_WAYS 8
@@ -66,37 +69,43 @@ enum counter {
 	CNT_MAX,
 };
 
-/* CONFIG[0], mapped by the daemon. */
-struct config {
+/* What is fixed when the program loads (a successor that adopts the program checks it
+ * matches its configuration): the program's read-only FIXED, whose values the verifier
+ * knows, so reading one costs a load from a constant address and no map lookup. */
+struct fixed {
+	/* The flow hash's key (the core's hash_seed). */
 	__u64 seed;
-	/* No new flow is admitted once bpf_ktime_get_coarse_ns() reaches this: the daemon
-	 * renews it every period, so a dead or hung daemon fails closed. The coarse clock
-	 * lags the fine one by at most a tick, well inside the lease's one-period margin. */
-	__u64 lease_deadline_ns;
-	/* Confirmed connection table entries idle longer than this are forgotten. */
-	__u64 idle_timeout_ns;
 	/* Keys the connection table's bucket hash: random per load, so nobody outside can
 	 * aim flows at one bucket. */
 	__u64 conn_seed;
 	__u32 table_size;
 	__u32 chunks_per_rule;
 	__u32 nr_rules;
-	__u32 nr_vips;
+	__u32 vip_count;
+	__u32 vips[MAX_VIPS]; /* network order */
+	/* NLB_ABI_VERSION, for a successor's check. */
+	__u32 abi_version;
+	__u32 pad;
+};
+
+/* CONFIG[0]: what changes while the program runs, mapped by the daemon. */
+struct config {
+	/* No new flow is admitted once bpf_ktime_get_coarse_ns() reaches this: the daemon
+	 * renews it every period, so a dead or hung daemon fails closed. The coarse clock
+	 * lags the fine one by at most a tick, well inside the lease's one-period margin. */
+	__u64 lease_deadline_ns;
+	/* Confirmed connection table entries idle longer than this are forgotten. */
+	__u64 idle_timeout_ns;
 	__u8 cluster_mac[6];
 	/* Admitted frames sent to a group MAC are re-addressed to this MAC, so the
 	 * stack treats them as sent to this host (CLUSTERIP set pkt_type instead). */
 	__u8 own_mac[6];
 	/* Source MAC of frames this program transmits (ARP replies). */
 	__u8 tx_mac[6];
-	__u8 pad[2];
-	/* VIPS, copied here for a successor's check when it adopts the program. */
-	__u32 vips[MAX_VIPS];
-};
-
-/* The VIPs, fixed at load: the program's read-only `VIPS`. */
-struct vips {
-	__u32 count;
-	__u32 addr[MAX_VIPS]; /* network order */
+	__u8 pad[6];
+	/* FIXED, copied here for a successor that adopts the program (read-only data
+	 * cannot be read back through the program's maps by name). */
+	struct fixed fixed;
 };
 
 /* The rule covering one (VIP, protocol, server port), as the packet needs it. */

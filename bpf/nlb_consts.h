@@ -8,6 +8,8 @@
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
 
+/* The first byte of an IPv4 header without options: version 4, 5 words long. */
+#define IPV4_NO_OPTIONS 0x45
 /* IPv4 frag_off, host order: the fragment offset, and "more fragments". */
 #define IP_OFFSET_MASK 0x1fff
 #define IP_MORE_FRAGMENTS 0x2000

@@ -28,10 +28,10 @@ struct flow_key {
 };
 
 
-/* The VIPs, fixed at load (the daemon refuses to change them on reload): read-only
- * data the verifier knows, so a packet to no VIP costs a compare per VIP and no map
- * lookup. */
-const volatile struct vips VIPS = {};
+/* What is fixed at load (the VIPs, the hash keys, the tables' shape; the daemon refuses
+ * to change them on reload): read-only data the verifier knows, so a packet to no VIP
+ * costs a compare per VIP, and the classification no map lookup for its parameters. */
+const volatile struct fixed FIXED = {};
 
 /* Source MACs (in the low 48 bits) that authenticated heartbeats came from: the daemon
  * adds a source once a frame from it verifies. */
@@ -175,6 +175,12 @@ struct arp_ipv4 {
 	__be32 tpa;
 } __attribute__((packed));
 
+static __always_inline struct config *config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&CONFIG, &zero);
+}
+
 static __always_inline int count(__u32 c, int action)
 {
 	__u64 *v = bpf_map_lookup_elem(&COUNTERS, &c);
@@ -205,17 +211,17 @@ static __always_inline __u32 vip_index(__u32 ip)
 {
 #pragma unroll
 	for (__u32 i = 0; i < MAX_VIPS; i++) {
-		if (i >= VIPS.count)
+		if (i >= FIXED.vip_count)
 			break;
-		if (VIPS.addr[i] == ip)
+		if (FIXED.vips[i] == ip)
 			return i;
 	}
 	return MAX_VIPS;
 }
 
-static __always_inline __u8 slot_state(const struct config *cfg, __u32 rule, __u32 slot)
+static __always_inline __u8 slot_state(__u32 rule, __u32 slot)
 {
-	__u32 key = rule * cfg->chunks_per_rule + slot / SLOTS_PER_CHUNK;
+	__u32 key = rule * FIXED.chunks_per_rule + slot / SLOTS_PER_CHUNK;
 	struct slot_chunk *c = bpf_map_lookup_elem(&SLOTS, &key);
 	if (!c)
 		return SLOT_NOT_OWNED;
@@ -236,9 +242,9 @@ struct verdict_in {
 
 #define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
 
-static __always_inline struct conn_bucket *conn_bucket(const struct config *cfg, const struct flow_key *k)
+static __always_inline struct conn_bucket *conn_bucket(const struct flow_key *k)
 {
-	__u64 h = fmix64(k->addrs ^ cfg->conn_seed) ^ k->ports;
+	__u64 h = fmix64(k->addrs ^ FIXED.conn_seed) ^ k->ports;
 	__u32 idx = (h * 0x9e3779b97f4a7c15ULL) >> (64 - CONN_BUCKET_BITS);
 	return bpf_map_lookup_elem(&CONNS, &idx);
 }
@@ -265,22 +271,28 @@ static __always_inline __u32 conn_way_free(const struct conn_bucket *b)
 }
 
 /* Makes the bucket's sequence odd: this CPU may change the bucket until conn_unlock.
- * Gives up after a few tries (another writer holds it for a few nanoseconds at most);
- * a writer that gives up loses only an update the table can do without. */
-static __always_inline int conn_lock(struct conn_bucket *b)
+ * Returns the odd sequence, or 0 after a few tries (another writer holds it for a few
+ * nanoseconds at most); a writer that gives up loses only an update the table can do
+ * without. */
+static __always_inline __u32 conn_lock(struct conn_bucket *b)
 {
 #pragma unroll
 	for (int tries = 0; tries < 3; tries++) {
 		__u32 s = READ_ONCE_U32(b->seq);
 		if (!(s & 1) && __sync_val_compare_and_swap(&b->seq, s, s + 1) == s)
-			return 1;
+			return s + 1;
 	}
 	return 0;
 }
 
-static __always_inline void conn_unlock(struct conn_bucket *b)
+/* Makes the sequence even again. Only the lock holder writes it, so a plain store
+ * does: x86-64 makes stores visible in program order (the bucket's changes before the
+ * new sequence), and the barrier keeps the compiler from reordering them. BPF has no
+ * release store before cpu v4 (clang 21), so this, like the readers, assumes x86-64. */
+static __always_inline void conn_unlock(struct conn_bucket *b, __u32 locked)
 {
-	__sync_fetch_and_add(&b->seq, 1);
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&b->seq = locked + 1;
 }
 
 /* Whether a way last seen at `seen` has idled out by `now`. The daemon stamps entries
@@ -295,8 +307,9 @@ static __always_inline int conn_idle(const struct config *cfg, __u64 seen, __u64
 /* Remembers a connection this host has just admitted the SYN of. */
 static __always_inline void conn_insert(const struct config *cfg, const struct flow_key *k, __u64 now)
 {
-	struct conn_bucket *b = conn_bucket(cfg, k);
-	if (!b || !conn_lock(b))
+	struct conn_bucket *b = conn_bucket(k);
+	__u32 locked = b ? conn_lock(b) : 0;
+	if (!locked)
 		return;
 	/* The same flow again (a retransmitted SYN), else a free way, else an idle one,
 	 * else the unconfirmed way seen longest ago. Confirmed connections stay. */
@@ -321,34 +334,36 @@ static __always_inline void conn_insert(const struct config *cfg, const struct f
 			count(CNT_CONN_EVICTED_UNCONFIRMED, 0);
 	}
 	if (way >= CONN_WAYS) {
-		conn_unlock(b);
+		conn_unlock(b, locked);
 		count(CNT_CONN_TABLE_FULL, 0);
 		return;
 	}
 	b->addrs[way] = k->addrs;
 	b->ports[way] = k->ports;
 	b->seen_ns[way] = now & ~CONN_CONFIRMED;
-	conn_unlock(b);
+	conn_unlock(b, locked);
 }
 
 /* Forgets connection k of bucket b (its FIN or RST went through, or it idled out). */
 static __always_inline void conn_forget(struct conn_bucket *b, const struct flow_key *k)
 {
-	if (!conn_lock(b))
+	__u32 locked = conn_lock(b);
+	if (!locked)
 		return;
 	__u32 way = conn_way(b, k);
 	if (way < CONN_WAYS)
 		b->addrs[way] = 0;
-	conn_unlock(b);
+	conn_unlock(b, locked);
 }
 
 /* Whether this host holds the connection: its entry is found, refreshed (confirmed by
  * the client's first ACK), and ended by FIN or RST. A reader racing a writer of the
  * same bucket does not trust what it read and answers no: the segment is dropped and
  * retransmitted, never admitted wrongly. */
-static __always_inline int established(const struct config *cfg, struct flow_key *key, __u8 tcp_flags)
+static __always_inline int established(const struct config *cfg, struct flow_key *key, __u8 tcp_flags,
+				       __u64 now)
 {
-	struct conn_bucket *b = conn_bucket(cfg, key);
+	struct conn_bucket *b = conn_bucket(key);
 	if (!b)
 		return 0;
 	__u32 seq = READ_ONCE_U32(b->seq);
@@ -364,7 +379,6 @@ static __always_inline int established(const struct config *cfg, struct flow_key
 	if (way == CONN_WAYS || READ_ONCE_U32(b->seq) != seq)
 		return 0;
 	way &= CONN_WAYS - 1;
-	__u64 now = coarse_now();
 	if (conn_idle(cfg, seen, now)) {
 		conn_forget(b, key);
 		return 0;
@@ -389,7 +403,7 @@ static __always_inline int established(const struct config *cfg, struct flow_key
  * admitted whatever the table says, and refreshes its entry there, so that a
  * connection's idle time is real wherever its slot goes later. Where ownership is in
  * transition (released, new-flows-only and pending slots) the table decides. */
-static __always_inline int decide(const struct config *cfg, const struct verdict_in *in)
+static __always_inline int decide(const struct verdict_in *in)
 {
 	struct flow_key key = {
 		.addrs = ((__u64)in->vip << 32) | in->client,
@@ -398,7 +412,7 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 
 	/* Without ports (ICMP other than errors about a flow, other protocols) no rule
 	 * covers a packet: it is the default host's. */
-	struct rule_ref ref = { .rule = cfg->nr_rules, .filtering = FILTER_SINGLE };
+	struct rule_ref ref = { .rule = FIXED.nr_rules, .filtering = FILTER_SINGLE };
 	if (in->has_ports) {
 		__u32 k = in->vip_index * 65536 + in->server_port;
 		struct port_rules *pr = bpf_map_lookup_elem(&PORTS, &k);
@@ -416,18 +430,25 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 			port = 0;
 		if (ref.affinity == AFFINITY_NETWORK)
 			addr &= 0xffffff00;
-		__u64 h = flow_hash(cfg->seed, addr, port);
-		slot = (__u32)(((h >> 32) * (__u64)cfg->table_size) >> 32);
+		__u64 h = flow_hash(FIXED.seed, addr, port);
+		slot = (__u32)(((h >> 32) * (__u64)FIXED.table_size) >> 32);
 	}
-	__u8 st = slot_state(cfg, ref.rule, slot);
+	__u8 st = slot_state(ref.rule, slot);
 	if (st == SLOT_NOT_OWNED)
 		return count(CNT_DROP_NOT_OWNED, 0);
 
+	/* Only now the mutable configuration (lease, idle timeout): the drop above, the
+	 * most common verdict in a cluster, needs none of it. */
+	const struct config *cfg = config();
+	if (!cfg)
+		return 0;
+
 	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	__u64 now = coarse_now();
 	if (st == SLOT_OWNED && tcp && !syn) {
-		int ours = established(cfg, &key, in->tcp_flags);
-		if (coarse_now() < cfg->lease_deadline_ns)
+		int ours = established(cfg, &key, in->tcp_flags, now);
+		if (now < cfg->lease_deadline_ns)
 			return count(CNT_ADMIT_OWNED, 1);
 		/* Fenced: peers may own this slot by now; only our own connections go on,
 		 * or our kernel would reset theirs. */
@@ -436,12 +457,11 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 		return count(CNT_DROP_FENCED, 0);
 	}
 	/* Ownership in transition: connections this host holds stay its own. */
-	if (tcp && st != SLOT_OWNED && established(cfg, &key, in->tcp_flags))
+	if (tcp && st != SLOT_OWNED && established(cfg, &key, in->tcp_flags, now))
 		return count(CNT_ADMIT_ESTABLISHED, 1);
 	if (st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY)
 		return count(CNT_DROP_NOT_OWNED, 0);
 
-	__u64 now = coarse_now();
 	if (now >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_FENCED, 0);
 	if (syn) {
@@ -455,12 +475,15 @@ static __always_inline int decide(const struct config *cfg, const struct verdict
 	return count(CNT_ADMIT_OWNED, 1);
 }
 
-static __always_inline int pass_to_host(struct ethhdr *eth, const struct config *cfg)
+static __always_inline int pass_to_host(struct ethhdr *eth)
 {
 	/* Frames to a group MAC would reach the stack as PACKET_MULTICAST, which TCP
 	 * drops: address them to this host. */
-	if (eth->h_dest[0] & 1)
-		__builtin_memcpy(eth->h_dest, cfg->own_mac, 6);
+	if (eth->h_dest[0] & 1) {
+		const struct config *cfg = config();
+		if (cfg)
+			__builtin_memcpy(eth->h_dest, cfg->own_mac, 6);
+	}
 	return XDP_PASS;
 }
 
@@ -473,12 +496,11 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth)
 	if (arp->htype != bpf_htons(1) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != 6 ||
 	    arp->plen != 4 || arp->op != bpf_htons(ARPOP_REQUEST) || vip_index(arp->tpa) == MAX_VIPS)
 		return count(CNT_ARP_PASSED, XDP_PASS);
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&CONFIG, &zero);
+	struct config *cfg = config();
 	if (!cfg)
 		return XDP_PASS;
 	/* One host answers: the one that takes the default host's traffic. */
-	__u8 st = slot_state(cfg, cfg->nr_rules, 0);
+	__u8 st = slot_state(FIXED.nr_rules, 0);
 	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || coarse_now() >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_NOT_OWNED, XDP_DROP);
 
@@ -555,10 +577,31 @@ int nlb_xdp(struct xdp_md *ctx)
 	if (vip == MAX_VIPS)
 		return count(CNT_PASS_NOT_VIP, XDP_PASS);
 
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&CONFIG, &zero);
-	if (!cfg)
-		return XDP_PASS;
+	/* The common case on its own straight path: TCP or UDP after a header without
+	 * options, not a fragment. */
+	__u8 proto = ip->protocol;
+	if (__builtin_expect(*(__u8 *)ip == IPV4_NO_OPTIONS &&
+				     !(ip->frag_off & bpf_htons(IP_OFFSET_MASK | IP_MORE_FRAGMENTS)) &&
+				     (proto == IPPROTO_TCP || proto == IPPROTO_UDP),
+			     1)) {
+		__u8 *l4 = (void *)(ip + 1);
+		if (l4 + (proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr)) > (__u8 *)end)
+			return count(CNT_DROP_MALFORMED, XDP_DROP);
+		struct verdict_in in = {
+			.vip = ip->daddr,
+			.vip_index = vip,
+			.client = ip->saddr,
+			.client_port = bpf_ntohs(*(__u16 *)l4),
+			.server_port = bpf_ntohs(*(__u16 *)(l4 + 2)),
+			.proto = proto,
+			.tcp_flags = proto == IPPROTO_TCP ? l4[TCP_FLAGS_OFFSET] : 0,
+			.has_ports = 1,
+		};
+		if (!decide(&in))
+			return XDP_DROP;
+		return pass_to_host(eth);
+	}
+
 	__u32 ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
 		return count(CNT_DROP_MALFORMED, XDP_DROP);
@@ -570,7 +613,7 @@ int nlb_xdp(struct xdp_md *ctx)
 		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 *v = bpf_map_lookup_elem(&FRAGS, &fk);
 		if (v && *v)
-			return count(CNT_ADMIT_FRAGMENT, pass_to_host(eth, cfg));
+			return count(CNT_ADMIT_FRAGMENT, pass_to_host(eth));
 		return count(CNT_DROP_FRAGMENT, XDP_DROP);
 	}
 
@@ -618,7 +661,7 @@ int nlb_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	int admit = decide(cfg, &in);
+	int admit = decide(&in);
 	if (frag & IP_MORE_FRAGMENTS) {
 		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
 		__u8 v = admit;
@@ -626,7 +669,7 @@ int nlb_xdp(struct xdp_md *ctx)
 	}
 	if (!admit)
 		return XDP_DROP;
-	return pass_to_host(eth, cfg);
+	return pass_to_host(eth);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

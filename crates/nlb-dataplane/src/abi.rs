@@ -19,38 +19,41 @@ pub mod generated {
 use generated as c;
 
 pub use c::COUNTER_NAMES;
-pub(crate) use c::{CONN_BUCKET_BITS, CONN_CONFIRMED, CONN_WAYS, MAX_VIPS, SLOTS_PER_CHUNK};
+pub(crate) use c::{
+    CONN_BUCKET_BITS, CONN_CONFIRMED, CONN_WAYS, MAX_VIPS, NLB_ABI_VERSION, SLOTS_PER_CHUNK,
+};
+
+/// Mirrors `struct fixed`: the program's read-only `FIXED`, and its copy in `Config`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    pub seed: u64,
+    pub conn_seed: u64,
+    pub table_size: u32,
+    pub chunks_per_rule: u32,
+    pub nr_rules: u32,
+    pub vip_count: u32,
+    pub vips: [u32; MAX_VIPS],
+    pub abi_version: u32,
+    pub pad: u32,
+}
+// SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
+unsafe impl Pod for Fixed {}
 
 /// Mirrors `struct config`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Config {
-    pub seed: u64,
     pub lease_deadline_ns: u64,
     pub idle_timeout_ns: u64,
-    pub conn_seed: u64,
-    pub table_size: u32,
-    pub chunks_per_rule: u32,
-    pub nr_rules: u32,
-    pub nr_vips: u32,
     pub cluster_mac: [u8; 6],
     pub own_mac: [u8; 6],
     pub tx_mac: [u8; 6],
-    pub pad: [u8; 2],
-    pub vips: [u32; MAX_VIPS],
-}
-// SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
-unsafe impl Pod for Config {}
-
-/// Mirrors `struct vips`, the program's read-only `VIPS`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Vips {
-    pub count: u32,
-    pub addr: [u32; MAX_VIPS],
+    pub pad: [u8; 6],
+    pub fixed: Fixed,
 }
 // SAFETY: as above.
-unsafe impl Pod for Vips {}
+unsafe impl Pod for Config {}
 
 /// Mirrors `struct rule_ref`.
 #[repr(C)]
@@ -94,22 +97,22 @@ pub(crate) struct Bucket {
 
 // Every mirror, checked against the header when the crate compiles.
 const _: () = {
+    assert!(size_of::<Fixed>() == c::fixed_SIZE);
+    assert!(offset_of!(Fixed, seed) == c::fixed__seed);
+    assert!(offset_of!(Fixed, conn_seed) == c::fixed__conn_seed);
+    assert!(offset_of!(Fixed, table_size) == c::fixed__table_size);
+    assert!(offset_of!(Fixed, chunks_per_rule) == c::fixed__chunks_per_rule);
+    assert!(offset_of!(Fixed, nr_rules) == c::fixed__nr_rules);
+    assert!(offset_of!(Fixed, vip_count) == c::fixed__vip_count);
+    assert!(offset_of!(Fixed, vips) == c::fixed__vips);
+    assert!(offset_of!(Fixed, abi_version) == c::fixed__abi_version);
     assert!(size_of::<Config>() == c::config_SIZE);
-    assert!(offset_of!(Config, seed) == c::config__seed);
     assert!(offset_of!(Config, lease_deadline_ns) == c::config__lease_deadline_ns);
     assert!(offset_of!(Config, idle_timeout_ns) == c::config__idle_timeout_ns);
-    assert!(offset_of!(Config, conn_seed) == c::config__conn_seed);
-    assert!(offset_of!(Config, table_size) == c::config__table_size);
-    assert!(offset_of!(Config, chunks_per_rule) == c::config__chunks_per_rule);
-    assert!(offset_of!(Config, nr_rules) == c::config__nr_rules);
-    assert!(offset_of!(Config, nr_vips) == c::config__nr_vips);
     assert!(offset_of!(Config, cluster_mac) == c::config__cluster_mac);
     assert!(offset_of!(Config, own_mac) == c::config__own_mac);
     assert!(offset_of!(Config, tx_mac) == c::config__tx_mac);
-    assert!(offset_of!(Config, vips) == c::config__vips);
-    assert!(size_of::<Vips>() == c::vips_SIZE);
-    assert!(offset_of!(Vips, count) == c::vips__count);
-    assert!(offset_of!(Vips, addr) == c::vips__addr);
+    assert!(offset_of!(Config, fixed) == c::config__fixed);
     assert!(size_of::<RuleRef>() == c::rule_ref_SIZE);
     assert!(offset_of!(RuleRef, rule) == c::rule_ref__rule);
     assert!(offset_of!(RuleRef, filtering) == c::rule_ref__filtering);

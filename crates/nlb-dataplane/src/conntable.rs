@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn a_syn_flood_never_evicts_an_established_connection() {
         let (_, dp) = owned_web();
-        let seed = dp.config.conn_seed;
+        let seed = dp.config.fixed.conn_seed;
         let victim = (Ipv4Addr::new(203, 0, 113, 7), 40000);
         let (a, p) = key_words(victim.0, victim.1);
         let bucket = bucket_index(seed, a, p);

@@ -14,8 +14,8 @@ pub mod mask;
 pub mod packet;
 
 pub use abi::COUNTER_NAMES;
-use abi::{affinity_byte, filtering_byte, slot_byte, Config, PortRules, RuleRef, SlotChunk, Vips};
-use abi::{MAX_VIPS, SLOTS_PER_CHUNK};
+use abi::{affinity_byte, filtering_byte, slot_byte, Config, Fixed, PortRules, RuleRef, SlotChunk};
+use abi::{MAX_VIPS, NLB_ABI_VERSION, SLOTS_PER_CHUNK};
 use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader};
@@ -135,8 +135,13 @@ fn random_u64() -> Result<u64, Error> {
     Ok(u64::from_ne_bytes(b))
 }
 
-/// The cluster's VIPs as the program holds them.
-fn vip_words(cluster: &ClusterConfig) -> Result<Vips, Error> {
+/// What the program holds fixed for `cluster` (its read-only `FIXED`), with the
+/// connection table keyed by `conn_seed`.
+fn fixed(cluster: &ClusterConfig, conn_seed: u64) -> Result<Fixed, Error> {
+    let rules = cluster.rules.len();
+    if rules >= u8::MAX as usize {
+        return Err(Error::Unsupported(format!("{rules} port rules")));
+    }
     let vips: Vec<IpAddr> = cluster.vips().collect();
     if vips.len() > MAX_VIPS {
         return Err(Error::Unsupported(format!(
@@ -144,14 +149,26 @@ fn vip_words(cluster: &ClusterConfig) -> Result<Vips, Error> {
             vips.len()
         )));
     }
-    let mut words = Vips {
-        count: vips.len() as u32,
-        ..Vips::default()
+    let mut fixed = Fixed {
+        seed: cluster.hash_seed,
+        conn_seed,
+        table_size: cluster.table_size,
+        chunks_per_rule: chunks_per_rule(cluster) as u32,
+        nr_rules: rules as u32,
+        vip_count: vips.len() as u32,
+        vips: [0; MAX_VIPS],
+        abi_version: NLB_ABI_VERSION,
+        pad: 0,
     };
     for (i, v) in vips.iter().enumerate() {
-        words.addr[i] = ipv4(*v)?;
+        fixed.vips[i] = ipv4(*v)?;
     }
-    Ok(words)
+    Ok(fixed)
+}
+
+/// How many 64-slot chunks one rule's slot table takes.
+fn chunks_per_rule(cluster: &ClusterConfig) -> usize {
+    (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK)
 }
 
 /// The `MapData` of one of the program's array maps.
@@ -217,29 +234,19 @@ impl Dataplane {
     /// Loads the program (not attached) with maps sized for `cluster`.
     pub fn load(cluster: &ClusterConfig) -> Result<Self, Error> {
         let rules = cluster.rules.len();
-        let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
-        let entries = (rules + 1) * chunks;
-        let vip_words = vip_words(cluster)?;
-        if rules >= u8::MAX as usize {
-            return Err(Error::Unsupported(format!("{rules} port rules")));
-        }
+        let fixed = fixed(cluster, random_u64()?)?;
+        let entries = (rules + 1) * chunks_per_rule(cluster);
         let mut ebpf = EbpfLoader::new()
-            .override_global("VIPS", &vip_words, true)
+            .override_global("FIXED", &fixed, true)
             .map_max_entries("SLOTS", entries as u32)
-            .map_max_entries("PORTS", vip_words.count * PORTS_PER_VIP as u32)
+            .map_max_entries("PORTS", fixed.vip_count * PORTS_PER_VIP as u32)
             .load(XDP_OBJECT)
             .map_err(|e| Error::Load(e.to_string()))?;
         let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
         prog.load().map_err(|e| Error::Load(format!("{e:?}")))?;
         let config = Config {
-            seed: cluster.hash_seed,
             idle_timeout_ns: u64::from(cluster.conn_idle_timeout_s) * 1_000_000_000,
-            conn_seed: random_u64()?,
-            table_size: cluster.table_size,
-            chunks_per_rule: chunks as u32,
-            nr_rules: rules as u32,
-            nr_vips: vip_words.count,
-            vips: vip_words.addr,
+            fixed,
             ..Config::default()
         };
         let names: Vec<String> = ebpf.maps().map(|(n, _)| n.to_string()).collect();
@@ -308,14 +315,13 @@ impl Dataplane {
             let map: Array<&MapData, Config> = Array::try_from(&maps["CONFIG"]).map_err(map_err)?;
             map.get(&0, 0).map_err(map_err)?
         };
-        let chunks = (cluster.table_size as usize).div_ceil(SLOTS_PER_CHUNK);
-        let vips = vip_words(cluster)?;
-        if config.seed != cluster.hash_seed
-            || (config.nr_vips, config.vips) != (vips.count, vips.addr)
-            || config.table_size != cluster.table_size
-            || config.nr_rules as usize != cluster.rules.len()
-            || config.chunks_per_rule as usize != chunks
-        {
+        if config.fixed.abi_version != NLB_ABI_VERSION {
+            return Err(Error::Load(format!(
+                "program {program_id} speaks data path ABI {}, this nlbd {NLB_ABI_VERSION}",
+                config.fixed.abi_version
+            )));
+        }
+        if config.fixed != fixed(cluster, config.fixed.conn_seed)? {
             return Err(Error::Load(format!(
                 "program {program_id} runs another cluster configuration"
             )));
@@ -402,7 +408,7 @@ impl Dataplane {
         if rule > self.rules {
             return Err(Error::Unsupported(format!("rule {rule} of {}", self.rules)));
         }
-        let chunks = self.config.chunks_per_rule as usize;
+        let chunks = self.config.fixed.chunks_per_rule as usize;
         let mut map: Array<&mut MapData, SlotChunk> =
             Array::try_from(self.map_mut("SLOTS")).map_err(map_err)?;
         for (c, part) in states.chunks(SLOTS_PER_CHUNK).enumerate().take(chunks) {
@@ -420,7 +426,7 @@ impl Dataplane {
 
     /// Sets one slot's state.
     pub fn set_slot(&mut self, rule: usize, slot: u32, state: SlotState) -> Result<(), Error> {
-        let chunks = self.config.chunks_per_rule as usize;
+        let chunks = self.config.fixed.chunks_per_rule as usize;
         let key = (rule * chunks + slot as usize / SLOTS_PER_CHUNK) as u32;
         let mut map: Array<&mut MapData, SlotChunk> =
             Array::try_from(self.map_mut("SLOTS")).map_err(map_err)?;

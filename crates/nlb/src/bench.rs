@@ -25,7 +25,7 @@ pub fn run(repeat: u32, rounds: usize, json: bool) -> Result<ExitCode, String> {
                 3 => "tx",
                 _ => "other",
             },
-            median_ns: r.median.as_secs_f64() * 1e9,
+            median_ns: r.median_ns,
             ratio_to_xdp_pass: r.ratio,
         })
         .collect();
@@ -34,7 +34,7 @@ pub fn run(repeat: u32, rounds: usize, json: bool) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds: median of the kernel's mean per run,"
+        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds: median of the mean per run (wall time of each call),"
     );
     println!("and median of each round's ratio to the XDP_PASS run just before it");
     println!(
