@@ -12,6 +12,8 @@ pub mod lab_switch;
 mod mapped;
 pub mod mask;
 pub mod packet;
+pub mod pkt_type;
+mod tc;
 
 pub use abi::COUNTER_NAMES;
 use abi::{affinity_byte, filtering_byte, slot_byte, Config, Fixed, PortRules, RuleRef, SlotChunk};

@@ -278,6 +278,11 @@ enum LabCommand {
         /// Missed periods before a host is lost (default 5).
         #[arg(long, value_name = "N", requires = "heartbeat_ms")]
         loss_tolerance: Option<u32>,
+        /// Run nlb's XDP program in native (driver) mode, as on a NIC with XDP support,
+        /// rather than generic mode; each host's switch port gets an XDP_PASS program so
+        /// that the veth pair takes native XDP and delivers XDP_TX frames.
+        #[arg(long)]
+        native_xdp: bool,
         #[command(flatten)]
         name: LabName,
     },
@@ -526,12 +531,14 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
             mode,
             heartbeat_ms,
             loss_tolerance,
+            native_xdp,
             name,
         } => lab::up(
             &name.name,
             hosts,
             &mode,
             heartbeat_ms.zip(loss_tolerance),
+            native_xdp,
             false,
         )
         .map(|_| ExitCode::SUCCESS),

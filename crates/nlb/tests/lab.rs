@@ -243,3 +243,81 @@ fn lab_down_cleans_up_after_a_lab_that_crashed_while_building() {
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(!std::path::Path::new(&format!("/run/nlb-lab/{name}")).exists());
 }
+
+/// `ip` in one of the lab's namespaces, which must succeed; its output.
+fn ip_in(lab: &Lab, role: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["-n", &format!("nlb-{}-{role}", lab.name)])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", text(&out));
+    text(&out)
+}
+
+/// `tc` in one of the lab's namespaces; its output.
+fn tc_in(lab: &Lab, role: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &format!("nlb-{}-{role}", lab.name), "tc"])
+        .args(args)
+        .output()
+        .unwrap();
+    text(&out)
+}
+
+#[test]
+fn native_xdp_on_veth() {
+    // The multicast modes re-address admitted frames, the case veth needs a fix for.
+    let lab = Lab::up_with("n", "multicast", 3, &["--native-xdp"]);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    for h in ["h1", "h2", "h3"] {
+        let link = ip_in(&lab, h, &["-d", "link", "show", "eth0"]);
+        assert!(
+            link.contains("prog/xdp ") && !link.contains("xdpgeneric"),
+            "{h} runs XDP natively: {link}"
+        );
+        let filters = tc_in(&lab, h, &["filter", "show", "dev", "eth0", "ingress"]);
+        assert!(filters.contains("nlb_pkt_type"), "{h}: {filters}");
+    }
+    // Served through native XDP; the VIP's ARP answer is an XDP_TX frame, which the
+    // switch port's pass program receives.
+    let t = lab.served(300);
+    assert_eq!(t["failed"], 0, "{t}");
+    for h in ["1", "2", "3"] {
+        assert!(t["served"][h].as_u64().unwrap() > 50, "{t}");
+    }
+
+    // nlbd's exit removes the fix with everything else it installed.
+    let pid = std::fs::read_to_string(format!("/run/nlb-lab/{}/h3-nlbd.pid", lab.name)).unwrap();
+    assert!(Command::new("kill")
+        .arg(pid.trim())
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ip_in(&lab, "h3", &["-d", "link", "show", "eth0"]).contains("prog/xdp") {
+        assert!(
+            Instant::now() < deadline,
+            "h3's nlbd did not undo its changes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let qdisc = tc_in(&lab, "h3", &["qdisc", "show", "dev", "eth0"]);
+    assert!(!qdisc.contains("clsact"), "h3: {qdisc}");
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+
+    // The planted fault: without the packet type fix, the stack drops every admitted
+    // frame that was re-addressed from the cluster's group MAC, and no connection
+    // through the VIP completes.
+    for h in ["h1", "h2"] {
+        tc_in(&lab, h, &["filter", "del", "dev", "eth0", "ingress"]);
+        let filters = tc_in(&lab, h, &["filter", "show", "dev", "eth0", "ingress"]);
+        assert!(!filters.contains("nlb_pkt_type"), "{h}: {filters}");
+    }
+    let t = lab.served(6);
+    assert_eq!(
+        t["failed"], 6,
+        "without the fix, veth's native XDP drops: {t}"
+    );
+}

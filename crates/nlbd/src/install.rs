@@ -7,9 +7,11 @@ use crate::events::EventLog;
 use crate::netlink;
 use crate::state::Changes;
 use anyhow::Context;
+use netlink_packet_route::link::InfoKind;
 use nlb_core::config::ClusterConfig;
 use nlb_core::mac::MacAddr;
 use nlb_dataplane::mask::SourceMask;
+use nlb_dataplane::pkt_type::PacketTypeFix;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -83,6 +85,18 @@ pub fn install(
         )
     })?;
 
+    if !generic_xdp && netlink::link_kind(ifindex)? == Some(InfoKind::Veth) {
+        // veth runs native XDP on the skb it was handed: frames the program re-addressed
+        // from a group MAC to this host would stay multicast to the stack, and TCP
+        // would drop them (a NIC builds its skb after XDP and needs no such fix).
+        let mut fix = PacketTypeFix::load()?;
+        changes.record(|c| c.pkt_type_fix = true)?;
+        let added = fix
+            .attach(iface)
+            .with_context(|| format!("the packet type fix on veth {iface}"))?;
+        changes.record(|c| c.clsact_added |= added)?;
+    }
+
     // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
     // the cluster interface: the XDP program answers with the cluster MAC.
     changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
@@ -110,7 +124,7 @@ pub fn install(
         let added = mask
             .attach(iface)
             .with_context(|| format!("source masking on {iface}"))?;
-        changes.record(|c| c.clsact_added = added)?;
+        changes.record(|c| c.clsact_added |= added)?;
         changes.record(|c| c.original_mac = Some(nic_mac.0))?;
         netlink::set_mac(ifindex, cluster_mac.0)
             .with_context(|| format!("setting the cluster MAC {cluster_mac} on {iface}"))?;

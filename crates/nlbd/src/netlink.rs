@@ -8,7 +8,7 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkXdp};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage, LinkXdp};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -31,6 +31,16 @@ fn transact(
     flags: u16,
     benign: impl Fn(i32) -> bool,
 ) -> io::Result<()> {
+    exchange(message, flags, benign).map(drop)
+}
+
+/// Sends one request and returns the messages answering it (those echoing its
+/// sequence number) up to its acknowledgement.
+fn exchange(
+    message: RouteNetlinkMessage,
+    flags: u16,
+    benign: impl Fn(i32) -> bool,
+) -> io::Result<Vec<RouteNetlinkMessage>> {
     let mut socket = Socket::new(NETLINK_ROUTE)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
@@ -43,7 +53,8 @@ fn transact(
     let mut buf = vec![0; request.buffer_len()];
     request.serialize(&mut buf);
     socket.send(&buf, 0)?;
-    let mut answer = vec![0u8; 8192];
+    let mut answer = vec![0u8; 16384];
+    let mut answers = Vec::new();
     loop {
         let n = socket.recv(&mut &mut answer[..], 0)?;
         let mut at = 0;
@@ -52,12 +63,16 @@ fn transact(
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
             let len = reply.header.length as usize;
             if reply.header.sequence_number == sequence {
-                if let NetlinkPayload::Error(e) = reply.payload {
-                    return match e.code {
-                        None => Ok(()),
-                        Some(code) if benign(-code.get()) => Ok(()),
-                        Some(_) => Err(e.to_io()),
-                    };
+                match reply.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(answers),
+                            Some(code) if benign(-code.get()) => Ok(answers),
+                            Some(_) => Err(e.to_io()),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(m) => answers.push(m),
+                    _ => {}
                 }
             }
             if len == 0 {
@@ -66,6 +81,24 @@ fn transact(
             at += len;
         }
     }
+}
+
+/// The kind of link `ifindex` is (veth, bridge, ...), or None for a plain device (a
+/// NIC's driver gives none).
+pub fn link_kind(ifindex: u32) -> io::Result<Option<InfoKind>> {
+    let mut message = LinkMessage::default();
+    message.header.index = ifindex;
+    let answers = exchange(RouteNetlinkMessage::GetLink(message), 0, |_| false)?;
+    Ok(answers.into_iter().find_map(|m| match m {
+        RouteNetlinkMessage::NewLink(link) => link.attributes.into_iter().find_map(|a| match a {
+            LinkAttribute::LinkInfo(info) => info.into_iter().find_map(|i| match i {
+                LinkInfo::Kind(kind) => Some(kind),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        _ => None,
+    }))
 }
 
 /// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.

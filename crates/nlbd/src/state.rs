@@ -5,6 +5,7 @@
 use crate::netlink;
 use anyhow::Context;
 use nlb_dataplane::mask::SourceMask;
+use nlb_dataplane::pkt_type::PacketTypeFix;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
@@ -22,6 +23,9 @@ pub struct Changed {
     pub original_mac: Option<[u8; 6]>,
     /// A masking program is attached at the interface's egress.
     pub mask: bool,
+    /// The packet type fix is attached at the interface's ingress (veth, native XDP).
+    #[serde(default)]
+    pub pkt_type_fix: bool,
     /// nlbd added the clsact qdisc (and so removes it).
     pub clsact_added: bool,
     /// XDP is attached, with these flags.
@@ -151,6 +155,11 @@ pub fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &Changed) {
     if changed.mask {
         if let Err(e) = SourceMask::detach_all(interface) {
             warn!("could not remove the source masking program: {e}");
+        }
+    }
+    if changed.pkt_type_fix {
+        if let Err(e) = PacketTypeFix::detach_all(interface) {
+            warn!("could not remove the packet type fix: {e}");
         }
     }
     if changed.clsact_added {

@@ -100,8 +100,9 @@ pub fn run(name: &str, rounds: usize, span_ms: u64, json: bool) -> Result<ExitCo
         print_json(&pairs);
     } else {
         println!(
-            "median of {rounds} rounds of {span_ms} ms, VIP and direct interleaved ({} mode)",
-            lab.mode
+            "median of {rounds} rounds of {span_ms} ms, VIP and direct interleaved ({} mode, {})",
+            lab.mode,
+            lab.xdp_mode()
         );
         println!(
             "{:<56} {:>10} {:>10} {:>6}",

@@ -29,7 +29,7 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
     step(&format!(
         "nlb lab up --hosts {hosts} --mode {mode}: a switch, {hosts} hosts running nlbd, a client"
     ));
-    let lab = super::up(name, hosts, mode, None, false)?;
+    let lab = super::up(name, hosts, mode, None, false, false)?;
     let result = (|| -> Result<(), String> {
         step("nlb query, on host h1 (what nlb.exe query shows)");
         query_on_h1(&lab, &exe)?;

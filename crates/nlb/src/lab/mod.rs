@@ -48,6 +48,9 @@ pub struct Lab {
     /// Heartbeat period and loss tolerance, when not the defaults.
     #[serde(default)]
     pub timers: Option<(u32, u32)>,
+    /// nlbd attaches XDP in native (driver) mode rather than generic mode.
+    #[serde(default)]
+    pub native_xdp: bool,
 }
 
 /// The libfaketime library Debian's `faketime` package installs.
@@ -58,6 +61,51 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 impl Lab {
+    /// nlbd's arguments for host `n`: its configuration, and the lab's XDP mode
+    /// (nlbd's default is native).
+    fn nlbd_args(&self, n: u8) -> Vec<String> {
+        let config = self.dir().join(format!("h{n}.toml"));
+        let mut args = vec!["--config".into(), config.to_string_lossy().into_owned()];
+        if !self.native_xdp {
+            args.push("--generic-xdp".into());
+        }
+        args
+    }
+
+    /// The XDP mode, as `nlb lab bench` and `status` say it.
+    pub fn xdp_mode(&self) -> &'static str {
+        if self.native_xdp {
+            "native XDP"
+        } else {
+            "generic XDP"
+        }
+    }
+
+    /// Attaches an XDP_PASS program in native mode to `port`, the switch's end of a
+    /// host's veth pair. A veth delivers frames a program transmits (XDP_TX: nlb's ARP
+    /// replies) only to a peer that runs XDP itself; and with programs on both ends
+    /// the pair runs nlb's program natively, before any skb exists, as a NIC does.
+    fn pass_xdp_on(&self, ns: &str, port: &str) -> Result<(), String> {
+        let object = self.dir().join("pass.o");
+        if !object.exists() {
+            std::fs::write(&object, nlb_dataplane::PASS_OBJECT)
+                .map_err(|e| format!("{}: {e}", object.display()))?;
+        }
+        netns::ip(&[
+            "-n",
+            ns,
+            "link",
+            "set",
+            "dev",
+            port,
+            "xdpdrv",
+            "obj",
+            &object.to_string_lossy(),
+            "sec",
+            "xdp",
+        ])
+    }
+
     /// The namespace of a role: `sw`, `c`, or `h<N>`.
     pub fn ns(&self, role: &str) -> String {
         format!("nlb-{}-{role}", self.name)
@@ -146,24 +194,14 @@ impl Lab {
         let ns = self.ns(&format!("h{n}"));
         netns::ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let config = self.dir().join(format!("h{n}.toml"));
         if self.pid(&format!("h{n}-nlbd")).is_none() {
             chrt_present()?;
             // At a real-time priority, as dist/nlbd@.service runs it: above the service
             // and anything else (a flood's senders) that keeps the CPUs busy.
-            self.spawn(
-                &ns,
-                &format!("h{n}-nlbd"),
-                "chrt",
-                &[
-                    "--rr",
-                    NLBD_RT_PRIORITY,
-                    &nlbd_path()?,
-                    "--config",
-                    &config.to_string_lossy(),
-                    "--generic-xdp",
-                ],
-            )?;
+            let mut args = vec!["--rr".to_string(), NLBD_RT_PRIORITY.into(), nlbd_path()?];
+            args.extend(self.nlbd_args(n));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.spawn(&ns, &format!("h{n}-nlbd"), "chrt", &args)?;
         }
         if self.pid(&format!("h{n}-service")).is_none() {
             let id = n.to_string();
@@ -349,6 +387,7 @@ pub fn up(
     hosts: u8,
     mode: &str,
     timers: Option<(u32, u32)>,
+    native_xdp: bool,
     quiet: bool,
 ) -> Result<Lab, String> {
     let mode: OperationMode = mode
@@ -365,6 +404,7 @@ pub fn up(
         hosts,
         mode: mode.to_string(),
         timers,
+        native_xdp,
     };
     if lab.dir().join("lab.json").exists() || netns::exists(&lab.ns("sw")) {
         return Err(format!(
@@ -427,6 +467,9 @@ fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
             &ns,
         ])?;
         netns::ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
+        if lab.native_xdp && role.starts_with('h') {
+            lab.pass_xdp_on(&sw, &port)?;
+        }
         netns::run(
             "bridge",
             &["-n", &sw, "link", "set", "dev", &port, "mcast_router", "2"],
@@ -657,23 +700,17 @@ pub fn start(
                 "{LIBFAKETIME} is missing: install Debian's faketime package (scripts/setup.sh does)"
             ));
         }
-        let config = lab.dir().join(format!("h{n}.toml"));
         netns::ip(&["-n", &lab.ns(&format!("h{n}")), "link", "set", "eth0", "up"])?;
         // env execs nlbd in place: the pid recorded is nlbd's.
-        lab.spawn(
-            &lab.ns(&format!("h{n}")),
-            &what,
-            "env",
-            &[
-                &format!("LD_PRELOAD={LIBFAKETIME}"),
-                &format!("FAKETIME={offset}"),
-                "FAKETIME_DONT_FAKE_MONOTONIC=1",
-                &nlbd_path()?,
-                "--config",
-                &config.to_string_lossy(),
-                "--generic-xdp",
-            ],
-        )?;
+        let mut args = vec![
+            format!("LD_PRELOAD={LIBFAKETIME}"),
+            format!("FAKETIME={offset}"),
+            "FAKETIME_DONT_FAKE_MONOTONIC=1".into(),
+            nlbd_path()?,
+        ];
+        args.extend(lab.nlbd_args(n));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        lab.spawn(&lab.ns(&format!("h{n}")), &what, "env", &args)?;
     }
     lab.start_host(n)?;
     if !wait {
