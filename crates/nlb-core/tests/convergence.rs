@@ -6,6 +6,7 @@ use nlb_core::config::Config;
 use nlb_core::convergence::{Command, CommandError, Event, Node, QueryState, Rejection, SlotState};
 use nlb_core::host::HostId;
 use nlb_core::mac::MacAddr;
+use nlb_core::time::Time;
 use nlb_core::wire::WireState;
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,11 @@ interface = "eth0"
     Config::parse(Path::new("t.toml"), &text).unwrap()
 }
 
+/// The point `ms` milliseconds after the clock's origin.
+fn at_ms(ms: u64) -> Time {
+    Time::from_duration(Duration::from_millis(ms))
+}
+
 /// A node started at time zero with `key` (its MAC ends in its id).
 fn lone(id: u8, key: [u8; 32]) -> Node {
     Node::new(
@@ -42,14 +48,14 @@ fn lone(id: u8, key: [u8; 32]) -> Node {
         1,
         0,
         MacAddr([2, 0, 0, 0, 0, id]),
-        Duration::ZERO,
+        Time::ZERO,
     )
 }
 
 struct Lab {
     configs: Vec<Config>,
     nodes: Vec<Node>,
-    now: Duration,
+    now: Time,
     /// Nodes that neither send nor receive.
     cut: Vec<bool>,
     events: Vec<Vec<Event>>,
@@ -67,7 +73,7 @@ impl Lab {
                     100 + i as u64,
                     1000 * i as u64,
                     MacAddr([2, 0, 0, 0, 0, i as u8]),
-                    Duration::ZERO,
+                    Time::ZERO,
                 )
             })
             .collect();
@@ -75,7 +81,7 @@ impl Lab {
         Lab {
             configs: configs.to_vec(),
             nodes,
-            now: Duration::ZERO,
+            now: Time::ZERO,
             cut: vec![false; n],
             events: vec![vec![]; n],
         }
@@ -266,24 +272,21 @@ fn forged_and_replayed_frames_are_rejected_and_counted() {
     let mut b = lone(2, KEY);
     let mut outsider = lone(5, [7; 32]);
     let f = b.poll_transmit().unwrap();
-    assert_eq!(a.handle_frame(Duration::from_millis(1), &f), Ok(()));
-    assert_eq!(
-        a.handle_frame(Duration::from_millis(2), &f),
-        Err(Rejection::Replay)
-    );
+    assert_eq!(a.handle_frame(at_ms(1), &f), Ok(()));
+    assert_eq!(a.handle_frame(at_ms(2), &f), Err(Rejection::Replay));
     let forged = outsider.poll_transmit().unwrap();
     assert_eq!(
-        a.handle_frame(Duration::from_millis(3), &forged),
+        a.handle_frame(at_ms(3), &forged),
         Err(Rejection::Authentication)
     );
     let mut flipped = f.clone();
     flipped[40] ^= 1;
     assert_eq!(
-        a.handle_frame(Duration::from_millis(4), &flipped),
+        a.handle_frame(at_ms(4), &flipped),
         Err(Rejection::Authentication)
     );
     assert!(matches!(
-        a.handle_frame(Duration::from_millis(5), &f[..20]),
+        a.handle_frame(at_ms(5), &f[..20]),
         Err(Rejection::Malformed(_))
     ));
     let c = a.counters();
@@ -291,7 +294,7 @@ fn forged_and_replayed_frames_are_rejected_and_counted() {
         (c.accepted, c.replays, c.auth_failures, c.malformed),
         (1, 1, 2, 1)
     );
-    a.tick(Duration::from_millis(200));
+    a.tick(at_ms(200));
     let mut events = Vec::new();
     while let Some(e) = a.poll_event() {
         events.push(e);
@@ -718,7 +721,7 @@ fn a_flood_of_forged_heartbeats_is_reported_once_a_second() {
     // 3.5 s of forged frames, one a millisecond, the clock ticking as nlbd's loop does.
     let mut reports = Vec::new();
     for ms in 1..=3500u64 {
-        let now = Duration::from_millis(ms);
+        let now = at_ms(ms);
         assert_eq!(a.handle_frame(now, &forged), Err(Rejection::Authentication));
         a.tick(now);
         while let Some(e) = a.poll_event() {
