@@ -37,7 +37,7 @@ pub fn serve(
         }
         Request::QueryPort { vip, port } => {
             return Served::Reply(match proto::rule_for_port(config, vip, port) {
-                Err(e) => Reply::error(e),
+                Err(e) => Reply::error(e.to_string()),
                 Ok(index) => {
                     let s = proto::Status::new(
                         config,
@@ -70,7 +70,7 @@ pub fn serve(
         Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {
             let selector = match proto::select(config, target) {
                 Ok(s) => s,
-                Err(e) => return Served::Reply(Reply::error(e)),
+                Err(e) => return Served::Reply(Reply::error(e.to_string())),
             };
             match request {
                 Request::Enable { .. } => Command::Enable(selector),

@@ -16,9 +16,10 @@ mod commands;
 mod protocol;
 mod status;
 
-pub use commands::{reload_plan, rule_for_port, select};
+pub use commands::{reload_plan, rule_for_port, select, ReloadError, RuleLookupError};
 pub use protocol::{
-    socket_name, Envelope, Reply, Request, Target, VersionMismatch, PROTOCOL_VERSION,
+    socket_name, Envelope, ParseTargetError, Reply, Request, Target, VersionMismatch,
+    PROTOCOL_VERSION,
 };
 pub use status::{DataplaneStats, HeartbeatCounters, Params, PeerStatus, RuleStatus, Status};
 

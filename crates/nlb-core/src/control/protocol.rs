@@ -119,10 +119,15 @@ pub enum Target {
     },
 }
 
+/// A string that names no rule target (see [`Target`]); it carries the string.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a rule target; use all, PORT or VIP:PORT")]
+pub struct ParseTargetError(pub String);
+
 impl FromStr for Target {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a rule target; use all, PORT or VIP:PORT");
+    type Err = ParseTargetError;
+    fn from_str(s: &str) -> Result<Self, ParseTargetError> {
+        let bad = || ParseTargetError(s.to_string());
         if s == "all" {
             return Ok(Target::All);
         }
@@ -137,8 +142,8 @@ impl FromStr for Target {
 }
 
 impl TryFrom<String> for Target {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = ParseTargetError;
+    fn try_from(s: String) -> Result<Self, ParseTargetError> {
         s.parse()
     }
 }
@@ -252,8 +257,16 @@ mod tests {
             }
         );
         for bad in ["", "x", "70000", "1.2.3:80", "all:"] {
-            assert!(bad.parse::<Target>().is_err(), "{bad}");
+            assert_eq!(
+                bad.parse::<Target>(),
+                Err(ParseTargetError(bad.to_string())),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            "x".parse::<Target>().unwrap_err().to_string(),
+            "`x` is not a rule target; use all, PORT or VIP:PORT"
+        );
     }
 
     #[test]
