@@ -62,14 +62,20 @@ impl fmt::Display for OperationMode {
     }
 }
 
+/// A name that is no operation mode; it carries the name. The message says what is
+/// allowed, for a caller to put after the name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("one of unicast, multicast, igmp-multicast")]
+pub struct ParseModeError(pub String);
+
 impl FromStr for OperationMode {
-    type Err = String;
+    type Err = ParseModeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "unicast" => Ok(OperationMode::Unicast),
             "multicast" => Ok(OperationMode::Multicast),
             "igmp-multicast" | "igmp" => Ok(OperationMode::IgmpMulticast),
-            _ => Err("one of unicast, multicast, igmp-multicast".to_string()),
+            _ => Err(ParseModeError(s.to_string())),
         }
     }
 }
@@ -357,6 +363,9 @@ mod tests {
         for m in OperationMode::ALL {
             assert_eq!(m.as_str().parse::<OperationMode>().unwrap(), m);
         }
-        assert!("broadcast".parse::<OperationMode>().is_err());
+        assert_eq!(
+            "broadcast".parse::<OperationMode>(),
+            Err(ParseModeError("broadcast".into()))
+        );
     }
 }

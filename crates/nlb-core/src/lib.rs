@@ -13,6 +13,7 @@
 //! - [`classify`]: which host owns a flow.
 //! - [`convergence`] and [`wire`]: the heartbeat protocol and its state machine.
 //! - [`control`]: the control socket protocol between nlbd and `nlb`.
+//! - [`time`]: points in time on the clock nlbd and the simulator pass in.
 
 pub mod addressing;
 pub mod classify;
@@ -25,4 +26,5 @@ pub mod key;
 pub mod mac;
 pub mod rules;
 pub mod table;
+pub mod time;
 pub mod wire;

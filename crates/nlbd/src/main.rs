@@ -24,6 +24,7 @@ use nlb_core::classify::{locate, Flow};
 use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Event, Node, Rejection};
 use nlb_core::rules::Transport;
+use nlb_core::time::Time;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -347,7 +348,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         Some(node) => node,
         // The incarnation nonce is random: no clock grows across restarts for sure (a
         // VM restored from a snapshot, a host without an RTC, NTP stepping back).
-        None => Node::new(&config, key, random_u64()?, random_u64()? >> 2, tx_mac, now),
+        None => Node::new(
+            &config,
+            key,
+            random_u64()?,
+            random_u64()? >> 2,
+            tx_mac,
+            Time::from_duration(now),
+        ),
     };
     log.info(
         ktime_now(),
@@ -377,11 +385,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
         if signals.stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
             log.info(ktime_now(), "leaving the cluster".to_string());
-            let _ = node.command(now, Command::Stop);
+            let _ = node.command(Time::from_duration(now), Command::Stop);
         }
         // Frames and time into the state machine. One wait over both sockets, up to
         // the next deadline (a quarter period at most).
-        let deadline = node.next_deadline(now);
+        let deadline = node.next_deadline(Time::from_duration(now)).as_duration();
         let ready = waiter
             .wait(deadline.saturating_sub(now).min(period / 4))
             .context("waiting for input")?;
@@ -391,7 +399,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let frames = if ready.heartbeats { FRAMES_PER_TURN } else { 0 };
         for _ in 0..frames {
             match socket.recv(&mut buf) {
-                Ok(Some(n)) => match node.handle_frame(ktime_now(), &buf[..n]) {
+                Ok(Some(n)) => match node.handle_frame(Time::from_duration(ktime_now()), &buf[..n])
+                {
                     Ok(()) => {
                         accepted = true;
                         // An authenticated sender: the data path lets all its frames
@@ -431,7 +440,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // microseconds with a large table), and frames that pass the data path's filter
         // one at a time (a sender forging a member's source MAC) would keep nlbd busy.
         if stopping || accepted || now >= deadline || now >= ticked_at + period / 4 {
-            node.tick(now);
+            node.tick(Time::from_duration(now));
             ticked_at = now;
         }
         junk.report(&mut log, &socket, now);
@@ -500,7 +509,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         arp_responder = responder;
         let lease = node
             .lease_expiry()
-            .unwrap_or(Duration::MAX)
+            .map_or(Duration::MAX, Time::as_duration)
             .min(now + fence_span);
         dp.set_lease_deadline(lease)?;
         if now >= next_report {
@@ -548,7 +557,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 // lost this port's membership (and with it the cluster's traffic), and
                 // a host that hears nobody must not wait long to be found again.
                 next_igmp = now
-                    + if node.hears_peers(now) {
+                    + if node.hears_peers(Time::from_duration(now)) {
                         Duration::from_secs(10)
                     } else {
                         Duration::from_secs(1)
@@ -591,7 +600,13 @@ fn adopt(
         );
     }
     let dp = Dataplane::adopt(&config.cluster, h.program_id)?;
-    let node = Node::resume(config, key, h.node.clone(), tx, ktime_now())?;
+    let node = Node::resume(
+        config,
+        key,
+        h.node.clone(),
+        tx,
+        Time::from_duration(ktime_now()),
+    )?;
     Ok((dp, node))
 }
 
@@ -631,7 +646,7 @@ fn report_held(
             *n += 1;
         }
     }
-    node.report_held_many(now, held);
+    node.report_held_many(Time::from_duration(now), held);
 }
 
 /// Logs a state machine event.

@@ -5,6 +5,7 @@ use crate::events::EventLog;
 use nlb_core::config::Config;
 use nlb_core::control::{self as proto, DataplaneStats, Reply, Request};
 use nlb_core::convergence::{Command, Node};
+use nlb_core::time::Time;
 use nlb_dataplane::Dataplane;
 use std::time::Duration;
 
@@ -36,10 +37,13 @@ pub fn serve(
         }
         Request::QueryPort { vip, port } => {
             return Served::Reply(match proto::rule_for_port(config, vip, port) {
-                Err(e) => Reply::error(e),
+                Err(e) => Reply::error(e.to_string()),
                 Ok(index) => {
-                    let s =
-                        proto::Status::new(config, &node.snapshot(now), DataplaneStats::default());
+                    let s = proto::Status::new(
+                        config,
+                        &node.snapshot(Time::from_duration(now)),
+                        DataplaneStats::default(),
+                    );
                     let rule = s.rules[index.unwrap_or(config.cluster.rules.len())].clone();
                     Reply::Port { index, rule }
                 }
@@ -66,7 +70,7 @@ pub fn serve(
         Request::Enable { target } | Request::Disable { target } | Request::Drain { target } => {
             let selector = match proto::select(config, target) {
                 Ok(s) => s,
-                Err(e) => return Served::Reply(Reply::error(e)),
+                Err(e) => return Served::Reply(Reply::error(e.to_string())),
             };
             match request {
                 Request::Enable { .. } => Command::Enable(selector),
@@ -75,7 +79,7 @@ pub fn serve(
             }
         }
     };
-    match node.command(now, command) {
+    match node.command(Time::from_duration(now), command) {
         Ok(()) => {
             log.info(now, format!("control: {request:?} done"));
             Served::Changed(request.done_message())
@@ -108,7 +112,7 @@ pub fn status(
         message,
         status: Box::new(proto::Status {
             recent_events: log.recent(now),
-            ..proto::Status::new(config, &node.snapshot(now), stats)
+            ..proto::Status::new(config, &node.snapshot(Time::from_duration(now)), stats)
         }),
     }
 }
@@ -133,7 +137,7 @@ fn reload(node: &mut Node, config: &mut Config, log: &mut EventLog, now: Duratio
         }
     };
     for c in commands {
-        if let Err(e) = node.command(now, c) {
+        if let Err(e) = node.command(Time::from_duration(now), c) {
             return Served::Reply(Reply::error(format!("reload stopped at {c:?}: {e}")));
         }
     }

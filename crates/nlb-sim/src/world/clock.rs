@@ -1,5 +1,8 @@
-//! Each simulated host's own clocks.
+//! Each simulated host's own clocks. The simulator's true time is the span since the
+//! run started (a `Duration`, as the scenarios schedule it); a host's monotonic clock
+//! turns it into the core's [`Time`], the only kind of time its state machine sees.
 
+use nlb_core::time::Time;
 use std::time::Duration;
 
 /// A host's clocks: a monotonic one that runs from its own origin at a rate off true
@@ -15,17 +18,18 @@ pub(super) struct Clock {
 pub(super) const MAX_DRIFT_PPM: u64 = 100;
 
 impl Clock {
-    /// The host's monotonic time at true time `t`.
-    pub(super) fn local(&self, t: Duration) -> Duration {
+    /// The host's monotonic time at true time `t` (the time since the run started):
+    /// what its state machine is told.
+    pub(super) fn local(&self, t: Duration) -> Time {
         let n = t.as_nanos() as i128;
         let l = i128::from(self.origin_ns) + n + n * i128::from(self.drift_ppm) / 1_000_000;
-        Duration::from_nanos(l as u64)
+        Time::from_duration(Duration::from_nanos(l as u64))
     }
 
     /// The earliest true time at which the host's monotonic clock reads at least
     /// `local` (with a microsecond to spare for rounding).
-    pub(super) fn global(&self, local: Duration) -> Duration {
-        let l = local.as_nanos() as i128 - i128::from(self.origin_ns);
+    pub(super) fn global(&self, local: Time) -> Duration {
+        let l = local.as_duration().as_nanos() as i128 - i128::from(self.origin_ns);
         if l <= 0 {
             return Duration::ZERO;
         }

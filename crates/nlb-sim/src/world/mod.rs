@@ -21,6 +21,7 @@ use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Event, HandOff, Node, RuleSelector};
 use nlb_core::mac::MacAddr;
 use nlb_core::rules::Transport;
+use nlb_core::time::Time;
 use nlb_core::wire::WireState;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -421,7 +422,7 @@ impl World {
     // ----- after a host handled an input -----
 
     /// Host `h`'s monotonic time now.
-    fn local(&self, h: usize) -> Duration {
+    fn local(&self, h: usize) -> Time {
         self.hosts[h].clock.local(self.now)
     }
 

@@ -11,9 +11,9 @@ use crate::convergence::slots::SlotState;
 use crate::convergence::view::View;
 use crate::host::HostId;
 use crate::mac::MacAddr;
+use crate::time::Time;
 use crate::wire::WireState;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Why a successor cannot carry on what its predecessor handed off.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -41,16 +41,16 @@ pub struct HandOff {
     modes: Vec<RuleMode>,
     weights: Vec<u8>,
     peers: BTreeMap<u8, Peer>,
-    sent: Vec<(u64, Duration)>,
+    sent: Vec<(u64, Time)>,
     proposed: View,
-    committed: Option<(View, Duration)>,
+    committed: Option<(View, Time)>,
     previous_committed: Option<u64>,
     slots: Vec<Vec<SlotState>>,
     released: ReleasedList,
-    auth_failure_at: Option<Duration>,
-    listening_until: Duration,
-    started_at: Duration,
-    drain_deadline: Option<Duration>,
+    auth_failure_at: Option<Time>,
+    listening_until: Time,
+    started_at: Time,
+    drain_deadline: Option<Time>,
     counters: Counters,
 }
 
@@ -93,7 +93,7 @@ impl Node {
         key: [u8; 32],
         h: HandOff,
         src: MacAddr,
-        now: Duration,
+        now: Time,
     ) -> Result<Node, ResumeError> {
         if h.digest != config.cluster.digest().0 {
             return Err(ResumeError::OtherCluster);

@@ -7,9 +7,9 @@ use crate::convergence::api::RuleMode;
 use crate::convergence::api::{Event, LossReason};
 use crate::convergence::view::{Member, View};
 use crate::host::HostId;
+use crate::time::Time;
 use crate::wire::{WireRule, WireState, RULE_DRAINING, RULE_ENABLED};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 impl Node {
     /// This host as a member of a view, when it takes part.
@@ -29,7 +29,7 @@ impl Node {
     /// does: the group with fewer live hosts (ties: the group without the lowest host
     /// id) takes no traffic. So does a host not yet in any view that hears only
     /// heartbeats it cannot authenticate (it may not commit a view of itself alone).
-    pub(super) fn update_standing_aside(&mut self, now: Duration) {
+    pub(super) fn update_standing_aside(&mut self, now: Time) {
         // Only a host that has not committed a view stands aside for this: a forger can
         // keep a lone host from starting, never take a running one down.
         let alone = !self.peers.values().any(|p| self.heard(p, now));
@@ -79,7 +79,7 @@ impl Node {
     }
 
     /// Peers that belong in our proposed view, in id order.
-    pub(super) fn proposed_peers(&self, now: Duration) -> impl Iterator<Item = (&u8, &Peer)> {
+    pub(super) fn proposed_peers(&self, now: Time) -> impl Iterator<Item = (&u8, &Peer)> {
         let included = self.state.is_member() && !self.blocked_by_mismatch;
         self.peers.iter().filter(move |(_, p)| {
             included
@@ -90,7 +90,7 @@ impl Node {
         })
     }
 
-    pub(super) fn update_proposal(&mut self, now: Duration) {
+    pub(super) fn update_proposal(&mut self, now: Time) {
         // Cheap check first: most frames change nothing.
         let me = (self.state.is_member() && !self.blocked_by_mismatch)
             .then(|| Member::new(self.id, self.nonce, self.state, self.my_rules()));
@@ -140,7 +140,7 @@ impl Node {
         self.send_soon = true;
     }
 
-    pub(super) fn try_commit(&mut self, now: Duration) {
+    pub(super) fn try_commit(&mut self, now: Time) {
         if !self.proposed.contains(self.id, self.nonce) {
             if self.committed.is_some() && !self.state.is_member() {
                 // Stopped or standing aside: everything was dropped when we left.

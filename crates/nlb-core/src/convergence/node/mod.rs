@@ -49,6 +49,7 @@ use crate::config::{ClusterConfig, Config};
 use crate::host::{HostId, HostRuleSettings, InitialState};
 use crate::mac::MacAddr;
 use crate::rules::Filtering;
+use crate::time::Time;
 use crate::wire::WireState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub(super) struct Committed {
     view: View,
     digest: u64,
     ownership: Ownership,
-    at: Duration,
+    at: Time,
 }
 
 /// The convergence state machine of one host.
@@ -81,7 +82,7 @@ pub struct Node {
     modes: Vec<RuleMode>,
     weights: Vec<u8>,
     peers: BTreeMap<u8, Peer>,
-    sent: VecDeque<(u64, Duration)>,
+    sent: VecDeque<(u64, Time)>,
     proposed: View,
     proposed_digest: u64,
     committed: Option<Committed>,
@@ -89,29 +90,29 @@ pub struct Node {
     /// Per rule, then one slot for the default host's traffic.
     slots: SlotTable,
     /// When this incarnation started (its age, advertised, settles duplicate host ids).
-    started_at: Duration,
+    started_at: Time,
     /// When a drainstop with a timeout stops the host.
-    drain_deadline: Option<Duration>,
+    drain_deadline: Option<Time>,
     /// When the state machine last had an input (a tick, a frame, a command).
-    last_input: Duration,
+    last_input: Time,
     blocked_by_mismatch: bool,
     /// Not yet in any view, it hears heartbeats that fail authentication and no
     /// authentic peer: its key is wrong, or someone forges. Either way it must not
     /// take the VIP alone (it commits no view of itself alone).
     blocked_by_key: bool,
     /// When the last heartbeat failed authentication.
-    auth_failure_at: Option<Duration>,
+    auth_failure_at: Option<Time>,
     /// The lease as of the last input (see [`Node::lease_expiry`]).
-    lease: Option<Duration>,
+    lease: Option<Time>,
     /// After a start, a host listens for a loss window before it may commit a view of
     /// new hosts only: it would otherwise take every slot from peers it has not heard yet.
-    listening_until: Duration,
-    next_send: Duration,
-    last_send: Option<Duration>,
+    listening_until: Time,
+    next_send: Time,
+    last_send: Option<Time>,
     send_soon: bool,
     auth_failures_unreported: u64,
     last_auth_src: MacAddr,
-    last_auth_report: Option<Duration>,
+    last_auth_report: Option<Time>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -128,7 +129,7 @@ impl Node {
         boot_nonce: u64,
         seq_start: u64,
         src: MacAddr,
-        now: Duration,
+        now: Time,
     ) -> Node {
         let cluster = config.cluster.clone();
         let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
@@ -221,7 +222,7 @@ impl Node {
     }
 
     /// The next time after `now` at which `tick` must be called.
-    pub fn next_deadline(&self, now: Duration) -> Duration {
+    pub fn next_deadline(&self, now: Time) -> Time {
         let mut candidates = vec![self.next_send, self.listening_until];
         candidates.extend(self.auth_failure_at.map(|t| t + self.loss_window));
         if self.send_soon {
@@ -243,7 +244,7 @@ impl Node {
     }
 
     /// Advances time: sends due heartbeats, loses silent peers, ends timed-out drains.
-    pub fn tick(&mut self, now: Duration) {
+    pub fn tick(&mut self, now: Time) {
         self.reevaluate(now);
     }
 
@@ -251,7 +252,7 @@ impl Node {
     ///
     /// A rejected frame changes nothing but the counters (and, when it fails
     /// authentication, the time of the last such frame).
-    pub fn handle_frame(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
+    pub fn handle_frame(&mut self, now: Time, frame: &[u8]) -> Result<(), Rejection> {
         self.note_time(now);
         self.accept(now, frame)?;
         self.reevaluate(now);
@@ -259,7 +260,7 @@ impl Node {
     }
 
     /// Applies an operator command.
-    pub fn command(&mut self, now: Duration, cmd: Command) -> Result<(), CommandError> {
+    pub fn command(&mut self, now: Time, cmd: Command) -> Result<(), CommandError> {
         if self.state == WireState::Refused {
             return Err(CommandError::Refused);
         }
@@ -337,14 +338,14 @@ impl Node {
 
     /// The data path's report of connections this host still holds in a released slot
     /// (`rule` equal to the rule count stands for the default host's traffic).
-    pub fn report_held(&mut self, now: Duration, rule: usize, slot: u32, connections: u32) {
+    pub fn report_held(&mut self, now: Time, rule: usize, slot: u32, connections: u32) {
         self.report_held_many(now, [((rule, slot), connections)]);
     }
 
     /// [`Node::report_held`] for many slots at once, evaluated once.
     pub fn report_held_many(
         &mut self,
-        now: Duration,
+        now: Time,
         reports: impl IntoIterator<Item = ((usize, u32), u32)>,
     ) {
         for (key, connections) in reports {
@@ -383,8 +384,8 @@ impl Node {
     /// it merely did not listen to. Its lease, which only their acknowledgements renew,
     /// has lapsed meanwhile if the gap was long: it admits no new flow until they hear
     /// it again.
-    fn note_time(&mut self, now: Duration) {
-        let gap = now.saturating_sub(self.last_input);
+    fn note_time(&mut self, now: Time) {
+        let gap = now.saturating_duration_since(self.last_input);
         self.last_input = self.last_input.max(now);
         if gap <= self.period * 2 {
             return;
@@ -398,7 +399,7 @@ impl Node {
         self.events.push_back(Event::Stalled { gap });
     }
 
-    fn reevaluate(&mut self, now: Duration) {
+    fn reevaluate(&mut self, now: Time) {
         self.note_time(now);
         self.update_standing_aside(now);
         self.update_proposal(now);

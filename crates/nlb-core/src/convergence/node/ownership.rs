@@ -8,8 +8,8 @@ use crate::convergence::api::{Event, RuleMode};
 use crate::convergence::held::HeldFilter;
 use crate::convergence::slots::SlotState;
 use crate::host::HostId;
+use crate::time::Time;
 use crate::wire::WireState;
-use std::time::Duration;
 
 impl Node {
     /// This host's state for a slot.
@@ -42,7 +42,7 @@ impl Node {
         self.slots.held_in_rule(rule)
     }
 
-    pub(super) fn commit(&mut self, now: Duration) {
+    pub(super) fn commit(&mut self, now: Time) {
         let view = self.proposed.clone();
         let ownership = Ownership::build(&self.cluster, &view.live_hosts());
         let stopping = !self.state.is_member();
@@ -86,7 +86,7 @@ impl Node {
         self.send_soon = true;
     }
 
-    pub(super) fn progress(&mut self, now: Duration) {
+    pub(super) fn progress(&mut self, now: Time) {
         let Some(c) = &self.committed else {
             return;
         };
@@ -126,12 +126,7 @@ impl Node {
 
     /// Stops taking new flows at once in one rule's slots (`None`: every rule and the
     /// default host's traffic), keeping existing connections or dropping them.
-    pub(super) fn release_now(
-        &mut self,
-        rule: Option<usize>,
-        keep_connections: bool,
-        now: Duration,
-    ) {
+    pub(super) fn release_now(&mut self, rule: Option<usize>, keep_connections: bool, now: Time) {
         self.slots.release(rule, keep_connections, now);
         self.send_soon = true;
     }

@@ -6,6 +6,7 @@ use crate::convergence::api::{Event, LossReason, Rejection};
 use crate::convergence::held::HeldFilter;
 use crate::host::HostId;
 use crate::mac::MacAddr;
+use crate::time::Time;
 use crate::wire::{DecodeError, HeartbeatView, WireRule, WireState, ACK_MASK};
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ pub(super) struct Peer {
     pub(super) last_seq: u64,
     pub(super) previous: Option<(u64, u64)>,
     pub(super) refused: Vec<u64>,
-    pub(super) heard_at: Duration,
-    pub(super) fresh_at: Option<Duration>,
+    pub(super) heard_at: Time,
+    pub(super) fresh_at: Option<Time>,
     /// Whether the last frame heard (`last_seq`) refreshed `fresh_at`.
     pub(super) last_was_fresh: bool,
     pub(super) state: WireState,
@@ -31,9 +32,9 @@ pub(super) struct Peer {
     pub(super) held_filter: HeldFilter,
     /// Frames of an unverified other incarnation since the last report, and when the
     /// first of them came.
-    pub(super) unverified: Option<(u64, Duration)>,
+    pub(super) unverified: Option<(u64, Time)>,
     /// When such frames were last reported.
-    pub(super) unverified_reported: Option<Duration>,
+    pub(super) unverified_reported: Option<Time>,
     /// The latest unverified other incarnation heard (a restart, or a replay): it is
     /// acknowledged once the verified one has gone quiet, so that a restarted host can
     /// prove in one round trip that it hears us and we hear it.
@@ -41,7 +42,7 @@ pub(super) struct Peer {
     pub(super) candidate: Option<Candidate>,
     /// Send time of our latest frame this peer acknowledged while its committed view
     /// was one that includes us.
-    pub(super) lease_ack: Option<Duration>,
+    pub(super) lease_ack: Option<Time>,
     pub(super) mismatch_reported: bool,
 }
 
@@ -50,14 +51,14 @@ pub(super) struct Peer {
 pub(super) struct Candidate {
     pub(super) nonce: u64,
     pub(super) last_seq: u64,
-    pub(super) heard_at: Duration,
+    pub(super) heard_at: Time,
 }
 
 /// How often at most a peer that is heard but not verified is reported.
 pub(super) const UNVERIFIED_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl Node {
-    pub(super) fn accept(&mut self, now: Duration, frame: &[u8]) -> Result<(), Rejection> {
+    pub(super) fn accept(&mut self, now: Time, frame: &[u8]) -> Result<(), Rejection> {
         let hb = match HeartbeatView::parse(frame, &self.key) {
             Ok(v) => v,
             Err(DecodeError::BadTag) => {
@@ -238,7 +239,7 @@ impl Node {
     pub(super) fn accept_own_id(
         &mut self,
         hb: &HeartbeatView<'_>,
-        now: Duration,
+        now: Time,
     ) -> Result<(), Rejection> {
         let theirs = hb.boot_nonce();
         if theirs == self.nonce || hb.state() == WireState::Refused {
@@ -266,7 +267,7 @@ impl Node {
         // clock, which no wall-clock step moves. Ages within a loss window of each other
         // (hosts started together, or a frame's transit) are a tie the nonces settle, so
         // both sides always reach the same answer.
-        let ours = now.saturating_sub(self.started_at);
+        let ours = now.saturating_duration_since(self.started_at);
         let theirs_age = hb.age();
         let we_refuse = if ours + self.loss_window < theirs_age {
             true
@@ -286,7 +287,7 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn report_auth_failures(&mut self, now: Duration) {
+    pub(super) fn report_auth_failures(&mut self, now: Time) {
         /// At most one report a second, whatever the period: a flood of forged frames
         /// makes one log line a second.
         const AUTH_REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -309,7 +310,7 @@ impl Node {
 
     /// Reports peers heard only through frames of an unverified incarnation for a loss
     /// window (a restarted host is verified within a period), at most every ten seconds.
-    pub(super) fn report_unverified(&mut self, now: Duration) {
+    pub(super) fn report_unverified(&mut self, now: Time) {
         for (&id, p) in self.peers.iter_mut() {
             let Some((frames, since)) = p.unverified else {
                 continue;
@@ -328,16 +329,16 @@ impl Node {
         }
     }
 
-    pub(super) fn fresh(&self, p: &Peer, now: Duration) -> bool {
+    pub(super) fn fresh(&self, p: &Peer, now: Time) -> bool {
         p.fresh_at.is_some_and(|f| now < f + self.loss_window)
     }
 
     /// True when some peer was heard within the loss window.
-    pub fn hears_peers(&self, now: Duration) -> bool {
+    pub fn hears_peers(&self, now: Time) -> bool {
         self.peers.values().any(|p| self.heard(p, now))
     }
 
-    pub(super) fn heard(&self, p: &Peer, now: Duration) -> bool {
+    pub(super) fn heard(&self, p: &Peer, now: Time) -> bool {
         now < p.heard_at + self.loss_window
     }
 }

@@ -4,17 +4,16 @@ use super::lease::SENT_HISTORY;
 use super::peer::Peer;
 use super::Node;
 use crate::convergence::held::HeldFilter;
+use crate::time::Time;
 use crate::wire::{held_filter_room, Heartbeat, WireMember, WireState, ACK_MASK};
-use std::time::Duration;
 
 impl Node {
-    pub(super) fn earliest_triggered_send(&self) -> Duration {
+    pub(super) fn earliest_triggered_send(&self) -> Time {
         // Triggered heartbeats are rate-limited to ten per period.
-        self.last_send
-            .map_or(Duration::ZERO, |t| t + self.period / 10)
+        self.last_send.map_or(Time::ZERO, |t| t + self.period / 10)
     }
 
-    pub(super) fn maybe_send(&mut self, now: Duration) {
+    pub(super) fn maybe_send(&mut self, now: Time) {
         let due =
             now >= self.next_send || (self.send_soon && now >= self.earliest_triggered_send());
         if !due {
@@ -72,7 +71,7 @@ impl Node {
             state: self.state,
             cluster_digest: self.digest,
             boot_nonce: self.nonce,
-            age: now.saturating_sub(self.started_at),
+            age: now.saturating_duration_since(self.started_at),
             seq,
             proposed: self.proposed_digest,
             committed: self.committed_digest(),

@@ -8,13 +8,13 @@ use crate::convergence::held::HeldFilter;
 use crate::convergence::slots::SlotState;
 use crate::host::HostId;
 use crate::rules::Filtering;
+use crate::time::Time;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::owner_of;
 
 /// A released slot: connections still held (if reported), and when it was released.
-pub(super) type Released = (Option<u32>, Duration);
+pub(super) type Released = (Option<u32>, Time);
 
 /// The released slots as a list, for a successor process.
 pub(super) type ReleasedList = Vec<((usize, u32), Released)>;
@@ -158,7 +158,7 @@ impl SlotTable {
         me: HostId,
         keep: impl Fn(usize) -> bool,
         joined: bool,
-        now: Duration,
+        now: Time,
     ) -> Vec<(usize, u32, u32)> {
         let mut changes = Vec::new();
         for r in 0..self.states.len() {
@@ -271,7 +271,7 @@ impl SlotTable {
 
     /// Stops taking new flows at once in one rule's slots (`None`: every rule and the
     /// default host's traffic), keeping existing connections or dropping them.
-    pub(super) fn release(&mut self, rule: Option<usize>, keep_connections: bool, now: Duration) {
+    pub(super) fn release(&mut self, rule: Option<usize>, keep_connections: bool, now: Time) {
         self.generation += 1;
         for r in 0..self.states.len() {
             if rule.is_some_and(|x| x != r) {

@@ -4,12 +4,12 @@ use super::Node;
 use crate::convergence::api::{PeerSnapshot, QueryState, RuleMode, RuleSnapshot, Snapshot};
 use crate::convergence::slots::SlotCounts;
 use crate::host::HostId;
+use crate::time::Time;
 use crate::wire::WireState;
-use std::time::Duration;
 
 impl Node {
     /// The snapshot `nlb query` shows.
-    pub fn snapshot(&self, now: Duration) -> Snapshot {
+    pub fn snapshot(&self, now: Time) -> Snapshot {
         let default_host = self.ownership().and_then(|o| o.default_host);
         let converged = self
             .committed
@@ -50,20 +50,27 @@ impl Node {
             wire_state: self.state,
             committed: self.committed_members(),
             proposed: self.proposed.ids(),
-            committed_for: self.committed.as_ref().map(|c| now.saturating_sub(c.at)),
+            committed_for: self
+                .committed
+                .as_ref()
+                .map(|c| now.saturating_duration_since(c.at)),
             default_host,
             rules,
             held: self.held(),
-            drain_deadline_left: self.drain_deadline.map(|d| d.saturating_sub(now)),
-            lease_left: self.lease_expiry().map(|e| e.saturating_sub(now)),
+            drain_deadline_left: self
+                .drain_deadline
+                .map(|d| d.saturating_duration_since(now)),
+            lease_left: self
+                .lease_expiry()
+                .map(|e| e.saturating_duration_since(now)),
             peers: self
                 .peers
                 .iter()
-                .filter(|(_, p)| now.saturating_sub(p.heard_at) < self.loss_window)
+                .filter(|(_, p)| now.saturating_duration_since(p.heard_at) < self.loss_window)
                 .map(|(&id, p)| PeerSnapshot {
                     id: HostId(id),
                     state: p.state,
-                    since_heard: now.saturating_sub(p.heard_at),
+                    since_heard: now.saturating_duration_since(p.heard_at),
                     member: self.proposed.get(HostId(id)).is_some(),
                     config_mismatch: p.digest != self.digest,
                 })
