@@ -306,3 +306,74 @@ fn a_flood_of_forged_heartbeats_is_reported_once_a_second() {
     let counted: u64 = reports.iter().map(|r| r.1).sum();
     assert_eq!(counted + 499, 3500, "every frame is counted in some report");
 }
+
+/// The slots host 3 (node 2) fully owns, and who holds each of them on nodes 0 and 1.
+fn states_of(lab: &Lab, slots: &[u32]) -> Vec<SlotState> {
+    slots
+        .iter()
+        .map(|&s| {
+            let a = lab.nodes[0].slot_state(0, s);
+            if a == SlotState::NotOwned {
+                lab.nodes[1].slot_state(0, s)
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_silent_hosts_slots_take_its_segments_only_once_it_is_known_dead() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(800);
+    let theirs: Vec<u32> = (0..251)
+        .filter(|&s| lab.nodes[2].slot_state(0, s) == SlotState::Owned)
+        .collect();
+    assert!(!theirs.is_empty());
+    lab.cut[2] = true;
+    // Within a second the others take its slots for new flows; its connections'
+    // segments they leave alone (new-flows-only), for it may only be cut off.
+    lab.run_for(1500);
+    assert!(states_of(&lab, &theirs)
+        .iter()
+        .all(|s| *s == SlotState::OwnedNewFlowsOnly));
+    let dead_after = lab.nodes[0].dead_after();
+    assert!(dead_after >= Duration::from_secs(5), "{dead_after:?}");
+    lab.run_for(dead_after.as_millis() as u64 - 1500 - 200);
+    assert!(states_of(&lab, &theirs)
+        .iter()
+        .all(|s| *s == SlotState::OwnedNewFlowsOnly));
+    // Silent that long, it is known dead: its slots are fully the others'.
+    lab.run_for(1000);
+    assert!(states_of(&lab, &theirs)
+        .iter()
+        .all(|s| *s == SlotState::Owned));
+    assert!(lab.events[0]
+        .iter()
+        .any(|e| *e == Event::HostKnownDead { host: HostId(3) }));
+}
+
+#[test]
+fn a_host_cut_off_for_seconds_finds_its_slots_never_fully_taken() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(800);
+    let theirs: Vec<u32> = (0..251)
+        .filter(|&s| lab.nodes[2].slot_state(0, s) == SlotState::Owned)
+        .collect();
+    lab.cut[2] = true;
+    for _ in 0..3000 {
+        lab.run_for(1);
+        assert!(
+            !states_of(&lab, &theirs).contains(&SlotState::Owned),
+            "a slot of the silent host fully taken at {:?}",
+            lab.now
+        );
+    }
+    // Back after 3 s: it rejoins and the cluster converges again, no one declared dead.
+    lab.cut[2] = false;
+    lab.run_for(2000);
+    assert!(lab.owned(0) + lab.owned(1) + lab.owned(2) == 251);
+    assert!(!lab.events[0]
+        .iter()
+        .any(|e| matches!(e, Event::HostKnownDead { .. })));
+}

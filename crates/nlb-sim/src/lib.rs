@@ -11,8 +11,9 @@
 //! - **I1** at most one host admits new flows in any slot at any instant;
 //! - **I2** after the network is stable for the convergence bound, every slot has
 //!   exactly one owner among live started hosts (the one they should agree on);
-//! - **I3** no established connection is reset by a host that still counts its holder
-//!   as a member (joins, drainstops and weight changes break nothing);
+//! - **I3** no established connection of a live host is reset by another host, unless
+//!   the network kept them apart as long as it takes to know a silent host dead (joins,
+//!   drainstops, weight changes, partitions and pauses of a few seconds break nothing);
 //! - **I4** forged frames are all rejected, and replayed ones change nothing: the run's
 //!   ownership trace equals the same seed's run in which the attacker only forges.
 //!   (A forgery's one effect, by design: a host not yet in any view that hears frames
@@ -42,7 +43,7 @@ pub struct Report {
     pub scenario: Scenario,
     /// Every invariant violation, with the simulated time in ms.
     pub invariant_violations: Vec<(u64, String)>,
-    /// Connections reset by a host that counted their holder as a member (I3).
+    /// Connections of a live host reset by another (I3).
     pub broken_connections: u64,
     /// Connections reset after their holder was lost to a partition or crash.
     pub excused_resets: u64,

@@ -655,6 +655,12 @@ fn log_event(log: &mut EventLog, now: Duration, e: &Event) {
     match e {
         Event::HostJoined { host } => log.info(now, format!("host {host} joined")),
         Event::HostLost { host, reason } => log.info(now, format!("host {host} lost: {reason:?}")),
+        Event::HostKnownDead { host } => log.info(
+            now,
+            format!(
+                "host {host} known dead: the slots it owned now take its connections' segments"
+            ),
+        ),
         Event::Converged { members, digest } => {
             let ids: Vec<String> = members.iter().map(|h| h.to_string()).collect();
             log.info(

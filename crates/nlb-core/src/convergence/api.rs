@@ -138,6 +138,12 @@ pub enum Event {
         /// Why.
         reason: LossReason,
     },
+    /// A host lost by silence stayed silent long enough to be known dead: the slots it
+    /// owned are now fully its successors' (segments of its connections get reset).
+    HostKnownDead {
+        /// The host.
+        host: HostId,
+    },
     /// A new view was committed.
     Converged {
         /// Its members.

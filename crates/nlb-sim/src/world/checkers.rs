@@ -31,13 +31,43 @@ impl World {
 
     /// A partitioned cluster cannot tell a dead peer from an unreachable one: each side
     /// carries on alone (as Windows NLB does), so hosts cut apart, and every host until
-    /// the convergence bound after the partition heals, are not held to I1 and I3.
+    /// the convergence bound after the partition heals, are not held to I1 (I3 has its
+    /// own rule: `reset_excused`).
     pub(super) fn exempt(&self, a: usize, b: usize) -> bool {
         if self.partitioned {
             self.hosts[a].group != self.hosts[b].group
         } else {
             self.now < self.partition_grace_until
         }
+    }
+
+    /// How long the core waits before it knows a silent member dead.
+    pub(super) fn dead_after(&self) -> Duration {
+        self.hosts
+            .iter()
+            .find_map(|h| h.node.as_ref().map(|n| n.dead_after()))
+            .unwrap_or(Duration::MAX)
+    }
+
+    /// I3 excuses host `g` resetting a connection of live host `holder` opened at
+    /// `opened` only when the network kept them apart at least as long as a silent
+    /// member takes to be known dead (a cut that long cannot be told from a death, and
+    /// a dead host's clients are better told at once), or when the connection was
+    /// opened during a partition (each side took new flows in slots the other still
+    /// served: split brain, which I1 exempts). Shorter cuts (a migration's blackout, a
+    /// paused VM, a partition of a few seconds) must break nothing that existed before.
+    pub(super) fn reset_excused(&self, holder: usize, g: usize, opened: Duration) -> bool {
+        let Some(cut) = self.partition_at else {
+            return false;
+        };
+        let split_brain = opened >= cut && (self.partitioned || opened < self.healed_at);
+        split_brain
+            || if self.partitioned {
+                self.hosts[holder].group != self.hosts[g].group
+                    && self.now - cut >= self.dead_after()
+            } else {
+                self.now < self.long_cut_until
+            }
     }
 
     /// I1: at most one host admits new flows in any slot.

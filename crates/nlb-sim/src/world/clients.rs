@@ -9,6 +9,7 @@ pub(super) struct Conn {
     pub(super) rule: usize,
     pub(super) slot: u32,
     pub(super) holder: Option<usize>,
+    pub(super) opens_at: Duration,
     pub(super) closes_at: Duration,
     pub(super) alive: bool,
     /// Time between its packets, in ms: least and most.
@@ -63,7 +64,6 @@ impl World {
         }
         let (rule, slot) = (self.conns[c].rule, self.conns[c].slot);
         let holder_id = self.hosts[holder].config.host.id;
-        let holder_nonce = self.hosts[holder].nonce;
         for g in 0..self.hosts.len() {
             if g == holder || !self.lease_ok(g) {
                 continue;
@@ -74,13 +74,12 @@ impl World {
             if node.slot_state(rule, slot) != SlotState::Owned {
                 continue;
             }
-            // Host g takes a segment of a connection it does not know: its kernel resets it.
-            let holder_is_member = node
-                .committed_view()
-                .is_some_and(|v| v.contains(holder_id, holder_nonce));
+            // Host g takes a segment of a connection it does not know: its kernel resets
+            // it. The holder is alive (it still tracks the connection), whether or not g
+            // still counts it as a member.
             self.conns[c].alive = false;
             self.hosts[holder].conntrack.remove(&c);
-            if holder_is_member && !self.exempt(holder, g) {
+            if !self.reset_excused(holder, g, self.conns[c].opens_at) {
                 self.report.broken_connections += 1;
                 let msg = format!(
                     "I3: host {} reset a connection held by host {} in rule {rule} slot {slot}",

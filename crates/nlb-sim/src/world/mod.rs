@@ -168,6 +168,12 @@ pub struct World {
     captured: Vec<(Duration, Rc<Vec<u8>>)>,
     key: [u8; 32],
     partitioned: bool,
+    /// When the current (or last) partition began and when it healed.
+    partition_at: Option<Duration>,
+    healed_at: Duration,
+    /// Until when the last partition, which lasted long enough for each side to know
+    /// the other dead, excuses resets across it (see `reset_excused`).
+    long_cut_until: Duration,
     /// I1 is not checked across hosts cut apart until this time (a partition and the
     /// convergence after it heals).
     partition_grace_until: Duration,
@@ -257,6 +263,9 @@ impl World {
             captured: Vec::new(),
             key,
             partitioned: false,
+            partition_at: None,
+            healed_at: Duration::ZERO,
+            long_cut_until: Duration::ZERO,
             partition_grace_until: Duration::ZERO,
             fault_since: None,
             crash_at: None,
@@ -301,6 +310,7 @@ impl World {
                 rule,
                 slot,
                 holder: None,
+                opens_at: t,
                 closes_at,
                 alive: false,
                 gap_ms: (100, 250),
@@ -326,6 +336,7 @@ impl World {
                     rule,
                     slot,
                     holder: None,
+                    opens_at: at,
                     closes_at: ms(w.traffic_rng.range(100_000, 170_000)),
                     alive: false,
                     gap_ms: (1_000, 90_000),
@@ -595,6 +606,7 @@ impl World {
                     host.group = usize::from(side.contains(&i));
                 }
                 self.partitioned = true;
+                self.partition_at = Some(now);
                 self.partition_grace_until = Duration::MAX;
             }
             Action::Heal => {
@@ -603,6 +615,13 @@ impl World {
                 }
                 self.partitioned = false;
                 self.partition_grace_until = now + self.convergence_bound;
+                self.healed_at = now;
+                if self
+                    .partition_at
+                    .is_some_and(|t| now - t >= self.dead_after())
+                {
+                    self.long_cut_until = self.partition_grace_until;
+                }
                 self.fault();
             }
             Action::Flaky(on) => self.net = if on { self.flaky } else { self.calm },

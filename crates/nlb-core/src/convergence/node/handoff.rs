@@ -1,6 +1,7 @@
 //! The hand-off exit: what a host hands to its successor process, and how the
 //! successor carries on as the same incarnation.
 
+use super::ghosts::Ghosts;
 use super::peer::Peer;
 use super::slot_table::{ReleasedList, SlotTable};
 use super::{Committed, Node};
@@ -52,6 +53,8 @@ pub struct HandOff {
     started_at: Time,
     drain_deadline: Option<Time>,
     counters: Counters,
+    #[serde(default)]
+    ghosts: Ghosts,
 }
 
 impl Node {
@@ -82,6 +85,7 @@ impl Node {
             started_at: self.started_at,
             drain_deadline: self.drain_deadline,
             counters: self.counters,
+            ghosts: self.ghosts.clone(),
         }
     }
 
@@ -127,6 +131,7 @@ impl Node {
         node.auth_failure_at = h.auth_failure_at;
         node.started_at = h.started_at;
         node.drain_deadline = h.drain_deadline;
+        node.ghosts = h.ghosts;
         // It heard nothing between the processes: peers it finds silent now may only
         // have gone unheard. Like a host that just started, it listens for a loss
         // window before it would commit a view of itself alone.

@@ -28,6 +28,7 @@
 //! data path reports it, per slot, and heartbeats advertise it in a [`HeldFilter`]) or
 //! that owner leaves the view: never on a clock.
 
+mod ghosts;
 mod handoff;
 mod lease;
 mod membership;
@@ -37,6 +38,7 @@ mod send;
 mod slot_table;
 mod snapshot;
 
+use ghosts::Ghosts;
 pub use handoff::{HandOff, ResumeError};
 use lease::SENT_HISTORY;
 use peer::Peer;
@@ -53,6 +55,13 @@ use crate::time::Time;
 use crate::wire::WireState;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+/// A member lost by silence is known dead after this many loss windows of silence...
+const DEAD_AFTER_LOSS_WINDOWS: u32 = 10;
+/// ...and never sooner than this: a live migration's blackout, a paused VM or a switch
+/// relearning its ports lasts seconds at most, and a host cut off for that long must
+/// find its connections intact when it is heard again.
+const DEAD_AFTER_MIN: Duration = Duration::from_secs(5);
 
 pub(super) struct Committed {
     view: View,
@@ -89,6 +98,10 @@ pub struct Node {
     previous_committed: Option<u64>,
     /// Per rule, then one slot for the default host's traffic.
     slots: SlotTable,
+    /// Members lost by silence whose slots stay new-flows-only until they are known dead.
+    ghosts: Ghosts,
+    /// How long a silent member must stay silent to be known dead.
+    dead_after: Duration,
     /// When this incarnation started (its age, advertised, settles duplicate host ids).
     started_at: Time,
     /// When a drainstop with a timeout stops the host.
@@ -168,6 +181,8 @@ impl Node {
             committed: None,
             previous_committed: None,
             slots,
+            ghosts: Ghosts::default(),
+            dead_after: (period * tolerance * DEAD_AFTER_LOSS_WINDOWS).max(DEAD_AFTER_MIN),
             started_at: now,
             drain_deadline: None,
             last_input: now,
@@ -206,6 +221,12 @@ impl Node {
         self.state
     }
 
+    /// How long a member lost by silence must stay silent before this host takes the
+    /// segments of its connections (see the `ghosts` module).
+    pub fn dead_after(&self) -> Duration {
+        self.dead_after
+    }
+
     /// The next frame to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmit.pop_front()
@@ -233,6 +254,9 @@ impl Node {
                 candidates.push(f + self.loss_window);
             }
             candidates.push(p.heard_at + self.loss_window);
+        }
+        for id in self.ghosts.ids() {
+            candidates.extend(self.peers.get(&id).map(|p| p.heard_at + self.dead_after));
         }
         candidates.extend(self.lease_expiry());
         candidates.extend(self.drain_deadline);

@@ -2,11 +2,12 @@
 //! query, committing a view, a handover's progress, releasing and leaving. The
 //! bookkeeping itself is the [`SlotTable`](super::slot_table::SlotTable)'s.
 
-use super::{Committed, Node};
+use super::{owner_of, Committed, Node};
 use crate::classify::Ownership;
 use crate::convergence::api::{Event, RuleMode};
 use crate::convergence::held::HeldFilter;
 use crate::convergence::slots::SlotState;
+use crate::convergence::view::View;
 use crate::host::HostId;
 use crate::time::Time;
 use crate::wire::WireState;
@@ -57,6 +58,7 @@ impl Node {
                     .as_ref()
                     .is_some_and(|c| c.view.contains(m.id, m.nonce))
         });
+        self.note_ghosts(&view, now);
         let modes = &self.modes;
         let keep = |r: usize| !stopping && modes.get(r).is_none_or(|m| *m != RuleMode::Disabled);
         for (rule, gained, released) in self.slots.commit(&ownership, self.id, keep, joined, now) {
@@ -78,6 +80,41 @@ impl Node {
             at: now,
         });
         self.send_soon = true;
+    }
+
+    /// Remembers the members of the committed view that `view` drops because they
+    /// went silent (not those that left, restarted or changed configuration), with the
+    /// slots they owned; forgets those back in `view`.
+    fn note_ghosts(&mut self, view: &View, now: Time) {
+        if let Some(c) = &self.committed {
+            let sizes: Vec<usize> = (0..self.slots.rules())
+                .map(|r| self.slots.states(r).len())
+                .collect();
+            for m in c.view.members() {
+                if m.id == self.id || view.get(m.id).is_some() {
+                    continue;
+                }
+                let Some(p) = self.peers.get(&m.id.0).filter(|p| {
+                    p.nonce == m.nonce
+                        && p.digest == self.digest
+                        && !(self.fresh(p, now) && !p.state.is_member())
+                }) else {
+                    continue;
+                };
+                let held = if p.held > 0 {
+                    p.held_filter.clone()
+                } else {
+                    HeldFilter::default()
+                };
+                let owned = sizes.iter().enumerate().flat_map(|(r, &n)| {
+                    (0..n as u32)
+                        .filter(move |&s| owner_of(&c.ownership, r, s) == Some(m.id))
+                        .map(move |s| (r, s))
+                });
+                self.ghosts.add(m.id, m.nonce, &sizes, owned, &held);
+            }
+        }
+        self.ghosts.retain(|id, _| view.get(HostId(id)).is_none());
     }
 
     pub(super) fn uncommit(&mut self) {
@@ -102,7 +139,16 @@ impl Node {
             .filter(|(_, p)| p.held > 0)
             .map(|(&id, p)| (id, &p.held_filter))
             .collect();
-        self.slots.progress(all_committed, &holders);
+        let dead_after = self.dead_after;
+        let peers = &self.peers;
+        for host in self.ghosts.retain(|id, nonce| {
+            peers
+                .get(&id)
+                .is_some_and(|p| p.nonce == nonce && now < p.heard_at + dead_after)
+        }) {
+            self.events.push_back(Event::HostKnownDead { host });
+        }
+        self.slots.progress(all_committed, &holders, &self.ghosts);
         if self.state == WireState::Draining && self.drain_deadline.is_some_and(|d| now >= d) {
             self.events
                 .push_back(Event::DrainTimedOut { held: self.held() });

@@ -11,6 +11,7 @@ use crate::rules::Filtering;
 use crate::time::Time;
 use std::collections::BTreeMap;
 
+use super::ghosts::Ghosts;
 use super::owner_of;
 
 /// A released slot: connections still held (if reported), and when it was released.
@@ -84,6 +85,11 @@ impl SlotTable {
             .and_then(|t| t.get(slot as usize))
             .copied()
             .unwrap_or(SlotState::NotOwned)
+    }
+
+    /// How many tables there are: one per rule, then the default host's.
+    pub(super) fn rules(&self) -> usize {
+        self.states.len()
     }
 
     /// Every slot state of a rule.
@@ -213,7 +219,13 @@ impl SlotTable {
     /// at any time, and it must be: a member back in the view after a few unheard
     /// periods must not have its connections reset meanwhile). Released slots whose
     /// last connection closed are let go. Returns whether any state changed.
-    pub(super) fn progress(&mut self, all_committed: bool, holders: &[(u8, &HeldFilter)]) -> bool {
+    /// Slots a ghost (a member lost by silence, not yet known dead) owned count as held.
+    pub(super) fn progress(
+        &mut self,
+        all_committed: bool,
+        holders: &[(u8, &HeldFilter)],
+        ghosts: &Ghosts,
+    ) -> bool {
         let mut changed = false;
         // The walk over every slot depends on the slot states, on whether every member
         // committed, and on the holders: when none of them changed since the last walk,
@@ -225,6 +237,7 @@ impl SlotTable {
             for (id, f) in holders {
                 (id, f.as_bytes()).hash(&mut h);
             }
+            ghosts.identity().hash(&mut h);
             h.finish()
         };
         let walk = self.walk_key != Some(key);
@@ -240,7 +253,8 @@ impl SlotTable {
                 if !matches!(*s, SlotState::OwnedNewFlowsOnly | SlotState::Owned) {
                     continue;
                 }
-                let held = holders.iter().any(|(_, f)| f.may_hold(r, i as u32));
+                let held = holders.iter().any(|(_, f)| f.may_hold(r, i as u32))
+                    || (!ghosts.is_empty() && ghosts.may_hold(r, i as u32));
                 match *s {
                     SlotState::OwnedNewFlowsOnly if !held && all_committed => *s = SlotState::Owned,
                     SlotState::Owned if held => *s = SlotState::OwnedNewFlowsOnly,
