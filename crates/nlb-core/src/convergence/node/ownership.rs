@@ -95,9 +95,11 @@ impl Node {
                     continue;
                 }
                 let Some(p) = self.peers.get(&m.id.0).filter(|p| {
+                    // Not one that said it left: still a member as last heard, or
+                    // not heard freshly since.
                     p.nonce == m.nonce
                         && p.digest == self.digest
-                        && !(self.fresh(p, now) && !p.state.is_member())
+                        && (p.state.is_member() || !self.fresh(p, now))
                 }) else {
                     continue;
                 };
