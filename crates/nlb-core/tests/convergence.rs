@@ -348,9 +348,7 @@ fn a_silent_hosts_slots_take_its_segments_only_once_it_is_known_dead() {
     assert!(states_of(&lab, &theirs)
         .iter()
         .all(|s| *s == SlotState::Owned));
-    assert!(lab.events[0]
-        .iter()
-        .any(|e| *e == Event::HostKnownDead { host: HostId(3) }));
+    assert!(lab.events[0].contains(&Event::HostKnownDead { host: HostId(3) }));
 }
 
 #[test]

@@ -139,15 +139,21 @@ fn host_2_holding_what_it_gave_away() -> (Lab, Vec<(usize, u32)>) {
 }
 
 #[test]
-fn a_lost_holders_slots_are_fully_owned_at_once() {
+fn a_lost_holders_slots_are_fully_owned_once_it_is_known_dead() {
     let (mut lab, held) = host_2_holding_what_it_gave_away();
     lab.run_coarse(120_000);
-    assert!(held
-        .iter()
-        .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::OwnedNewFlowsOnly));
-    // The holder crashes: its connections are gone, and so is the wait for them.
+    let new_flows_only = |lab: &Lab| {
+        held.iter()
+            .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::OwnedNewFlowsOnly)
+    };
+    assert!(new_flows_only(&lab));
+    // The holder goes silent: lost within the loss window, but it may only be cut off,
+    // so its connections' segments stay untouched...
     lab.cut[1] = true;
     lab.run_for(600);
+    assert!(new_flows_only(&lab));
+    // ...until it is known dead: then its connections are gone, and so is the wait.
+    lab.run_for(lab.nodes[0].dead_after().as_millis() as u64);
     assert!(held
         .iter()
         .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::Owned));
@@ -234,12 +240,14 @@ fn a_host_handed_off_to_a_successor_carries_on_unnoticed() {
 fn a_holder_back_in_the_view_gets_its_slots_back_at_once() {
     let (mut lab, held) = host_2_holding_what_it_gave_away();
     lab.run_for(50);
-    // Host 2 goes unheard past the loss window: host 1 takes its slots fully.
+    // Host 2 goes unheard past the loss window: host 1 loses it, but takes only new
+    // flows in the slots it held (it is not known dead).
     lab.cut[1] = true;
     lab.run_for(700);
+    assert!(!lab.nodes[0].committed_members().contains(&HostId(2)));
     assert!(held
         .iter()
-        .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::Owned));
+        .all(|&(r, s)| lab.nodes[0].slot_state(r, s) == SlotState::OwnedNewFlowsOnly));
     // It is heard again, still holding its connections: from the moment host 1
     // counts it a member again, it takes none of those segments.
     lab.cut[1] = false;
