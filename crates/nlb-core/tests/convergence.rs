@@ -375,3 +375,41 @@ fn a_host_cut_off_for_seconds_finds_its_slots_never_fully_taken() {
         .iter()
         .any(|e| matches!(e, Event::HostKnownDead { .. })));
 }
+
+#[test]
+fn a_short_blackout_of_every_host_fences_new_flows_only_briefly() {
+    // Every host's link goes down for 300 ms at once (a migration's blackout), at each
+    // of several phases of the heartbeat period. A lease may lapse during the blackout
+    // (it runs 400 ms from the last frame acknowledged before it), when nothing arrives
+    // anyway. Once the links are back, hosts whose lease lapsed probe at ten frames a
+    // period and answer at once, so the leases renew within a few triggered frames
+    // (tens of ms), not at the next periodic ones (up to two periods), and do not lapse
+    // again.
+    for phase in (0..100).step_by(7) {
+        let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+        lab.run_for(800 + phase);
+        let owned: Vec<u32> = (0..3)
+            .map(|i| {
+                (0..251)
+                    .find(|&s| lab.nodes[i].slot_state(0, s) == SlotState::Owned)
+                    .unwrap()
+            })
+            .collect();
+        lab.cut = vec![true; 3];
+        lab.run_for(300);
+        lab.cut = vec![false; 3];
+        lab.run_for(40);
+        for _ in 0..1000 {
+            lab.run_for(1);
+            for (i, &slot) in owned.iter().enumerate() {
+                assert!(
+                    lab.nodes[i].admits_new_flows(0, slot, lab.now),
+                    "phase {phase}: host {} fenced {:?}, 40 ms or more after the links came back",
+                    i + 1,
+                    lab.now
+                );
+            }
+        }
+        assert_eq!(lab.nodes[0].committed_members().len(), 3);
+    }
+}

@@ -246,7 +246,7 @@ impl Node {
     pub fn next_deadline(&self, now: Time) -> Time {
         let mut candidates = vec![self.next_send, self.listening_until];
         candidates.extend(self.auth_failure_at.map(|t| t + self.loss_window));
-        if self.send_soon {
+        if self.send_soon || self.probing(now) {
             candidates.push(self.earliest_triggered_send());
         }
         for p in self.peers.values() {

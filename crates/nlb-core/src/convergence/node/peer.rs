@@ -175,7 +175,18 @@ impl Node {
                     || d == self.proposed_digest
             }
         };
+        // Heard again after a gap (a blackout, a lost burst), or heard while our lease
+        // has lapsed: answer at once (within the ten-a-period limit) rather than at the
+        // next period. Renewing a lease takes frames both ways, each acknowledging the
+        // other's latest as fresh; at one exchange a period that is up to three periods
+        // of fenced new flows after a blackout in which nothing failed, at once it is a
+        // few round trips.
+        let lapsed = self.lease.is_some_and(|l| now >= l);
+        let regained = self.period + self.period / 2;
         let p = self.peers.get_mut(&id).expect("inserted above");
+        if lapsed || now.saturating_duration_since(p.heard_at) > regained {
+            self.send_soon = true;
+        }
         p.last_seq = seq;
         p.heard_at = now;
         p.state = hb.state();
@@ -195,6 +206,13 @@ impl Node {
             p.unverified = None;
         }
         if fresh {
+            // Live again after a while: it needs our fresh acknowledgement of this very
+            // frame to renew its lease, and should not wait a period for it.
+            if p.fresh_at
+                .is_none_or(|f| now.saturating_duration_since(f) > regained)
+            {
+                self.send_soon = true;
+            }
             p.fresh_at = Some(now);
         }
         if let (Some(sent_at), true) = (lease_from, acceptable_for_lease) {

@@ -13,9 +13,17 @@ impl Node {
         self.last_send.map_or(Time::ZERO, |t| t + self.period / 10)
     }
 
+    /// While a member's lease has lapsed it probes at the triggered rate (ten a
+    /// period) instead of once a period: after a blackout in which nothing failed (a
+    /// migration, a switch reboot) its peers' answers renew it within a few round trips
+    /// of the links coming back, instead of whenever the next periodic frame goes.
+    pub(super) fn probing(&self, now: Time) -> bool {
+        self.lease.is_some_and(|l| now >= l)
+    }
+
     pub(super) fn maybe_send(&mut self, now: Time) {
-        let due =
-            now >= self.next_send || (self.send_soon && now >= self.earliest_triggered_send());
+        let due = now >= self.next_send
+            || ((self.send_soon || self.probing(now)) && now >= self.earliest_triggered_send());
         if !due {
             return;
         }
