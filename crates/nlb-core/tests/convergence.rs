@@ -307,7 +307,17 @@ fn a_flood_of_forged_heartbeats_is_reported_once_a_second() {
     assert_eq!(counted + 499, 3500, "every frame is counted in some report");
 }
 
-/// The slots host 3 (node 2) fully owns, and who holds each of them on nodes 0 and 1.
+/// Three converged hosts, and the slots host 3 (node 2) fully owns.
+fn three_hosts_and_host_3s_slots() -> (Lab, Vec<u32>) {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(800);
+    let theirs: Vec<u32> = (0..251)
+        .filter(|&s| lab.nodes[2].slot_state(0, s) == SlotState::Owned)
+        .collect();
+    (lab, theirs)
+}
+
+/// The states of `slots` on whichever of nodes 0 and 1 has them.
 fn states_of(lab: &Lab, slots: &[u32]) -> Vec<SlotState> {
     slots
         .iter()
@@ -324,11 +334,7 @@ fn states_of(lab: &Lab, slots: &[u32]) -> Vec<SlotState> {
 
 #[test]
 fn a_silent_hosts_slots_take_its_segments_only_once_it_is_known_dead() {
-    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
-    lab.run_for(800);
-    let theirs: Vec<u32> = (0..251)
-        .filter(|&s| lab.nodes[2].slot_state(0, s) == SlotState::Owned)
-        .collect();
+    let (mut lab, theirs) = three_hosts_and_host_3s_slots();
     assert!(!theirs.is_empty());
     lab.cut[2] = true;
     // Within a second the others take its slots for new flows; its connections'
@@ -353,11 +359,7 @@ fn a_silent_hosts_slots_take_its_segments_only_once_it_is_known_dead() {
 
 #[test]
 fn a_host_cut_off_for_seconds_finds_its_slots_never_fully_taken() {
-    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
-    lab.run_for(800);
-    let theirs: Vec<u32> = (0..251)
-        .filter(|&s| lab.nodes[2].slot_state(0, s) == SlotState::Owned)
-        .collect();
+    let (mut lab, theirs) = three_hosts_and_host_3s_slots();
     lab.cut[2] = true;
     for _ in 0..3000 {
         lab.run_for(1);
