@@ -2,7 +2,7 @@
 //! namespace; see `nlb_core::control`).
 
 use nlb_core::control::{Envelope, Reply, Request};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::time::Duration;
@@ -57,7 +57,7 @@ pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
     line.push('\n');
     // nlbd may answer (and close) before the request is written, refusing a client
     // that is not root: its reply is read even when the write failed.
-    let sent = (&stream).write_all(line.as_bytes());
+    let sent = send_all(&stream, line.as_bytes());
     let mut answer = String::new();
     let read = BufReader::new(&stream).read_line(&mut answer);
     if answer.is_empty() {
@@ -69,4 +69,17 @@ pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
         .map_err(|e| format!("nlbd's reply is not understood: {e}"))?
         .open()
         .map_err(|e| e.to_string())
+}
+
+/// Writes all of `bytes` with MSG_NOSIGNAL: a peer that closed first is an error to
+/// report, not a SIGPIPE that ends this process (main restores its default).
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -597,7 +597,19 @@ fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
     }
 }
 
+/// Lets a closed stdout end the command as it ends any Unix tool (`nlb lab flood |
+/// head`): Rust starts programs with SIGPIPE ignored, and `println!` to a closed pipe
+/// then panics. Sockets that may see their peer go first write with MSG_NOSIGNAL
+/// (see `client::request`), so only stdout and stderr can raise it.
+fn default_sigpipe() {
+    // libc: rustix has no safe call that sets a signal's disposition.
+    // SAFETY: restores the default disposition of SIGPIPE, before any thread starts;
+    // no handler of ours is involved.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Bad usage with --json: a JSON error object too (help and version print as usual).
