@@ -524,7 +524,7 @@ impl Command {
     }
 }
 
-fn run_lab(c: LabCommand) -> Result<ExitCode, String> {
+fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
     match c {
         LabCommand::Up {
             hosts,
@@ -617,7 +617,7 @@ fn main() -> ExitCode {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or_default();
             let message = first.strip_prefix("error: ").unwrap_or(first);
-            CliError::Message(message.to_string()).print(true);
+            CliError::Failed(anyhow::Error::msg(message.to_string())).print(true);
             return ExitCode::from(2);
         }
         Err(e) => e.exit(),

@@ -6,6 +6,7 @@
 
 use super::{netns, Lab, PORT, VIP};
 use crate::output::print_json;
+use anyhow::{anyhow, bail, Context};
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::mac::MacAddr;
 use nlb_core::wire::ETHERTYPE;
@@ -90,19 +91,19 @@ pub fn flood(
     span: Duration,
     senders: usize,
     from: &str,
-) -> Result<FloodReport, String> {
+) -> anyhow::Result<FloodReport> {
     if matches!(from, "sw" | "switch") {
-        return Err("flood from the client or a host (h1..), not the switch".into());
+        bail!("flood from the client or a host (h1..), not the switch");
     }
     if senders == 0 || senders > 64 {
-        return Err("--senders must be 1..=64".into());
+        bail!("--senders must be 1..=64");
     }
     let ns = lab.role_ns(from)?;
     let mode: OperationMode = lab
         .mode
         .parse()
-        .map_err(|_| format!("lab `{}` has an unknown mode `{}`", lab.name, lab.mode))?;
-    let addressing = ClusterAddressing::new(IpAddr::V4(VIP)).map_err(|e| e.to_string())?;
+        .map_err(|_| anyhow!("lab `{}` has an unknown mode `{}`", lab.name, lab.mode))?;
+    let addressing = ClusterAddressing::new(IpAddr::V4(VIP))?;
     let cluster_mac = addressing.cluster_mac(mode);
     let dst = match (kind, mode) {
         (FloodKind::HeartbeatJunk, OperationMode::Unicast) => MacAddr::BROADCAST,
@@ -138,7 +139,7 @@ pub fn flood(
     for t in threads {
         let r = t
             .join()
-            .map_err(|_| "a flood sender panicked".to_string())???;
+            .map_err(|_| anyhow!("a flood sender panicked"))???;
         reports.push(r);
     }
     Ok(FloodReport {
@@ -152,12 +153,12 @@ pub fn flood(
 }
 
 /// The MAC of eth0 in namespace `ns`.
-fn eth0_mac(ns: &str) -> Result<MacAddr, String> {
+fn eth0_mac(ns: &str) -> anyhow::Result<MacAddr> {
     let out = netns::output("ip", &["-n", ns, "-br", "link", "show", "eth0"])?;
     out.split_whitespace()
         .nth(2)
         .and_then(|m| m.parse().ok())
-        .ok_or_else(|| format!("no MAC for eth0 in {ns}: {out}"))
+        .with_context(|| format!("no MAC for eth0 in {ns}: {out}"))
 }
 
 /// A raw socket on eth0 that only sends (protocol 0: it receives nothing), with the
@@ -305,17 +306,14 @@ fn junk_source(rng: &mut Rng, members: &[MacAddr]) -> MacAddr {
 /// which is the lab starving itself, not a flood any host would see. Idle, it sends as
 /// fast as the lab can carry (100,000+ frames/s per sender here) and the hosts
 /// meet the flood as they would from another machine.
-fn send(plan: &Plan) -> Result<SenderReport, String> {
+fn send(plan: &Plan) -> anyhow::Result<SenderReport> {
     let idle = libc::sched_param { sched_priority: 0 };
     // SAFETY: changes the scheduling class of this thread only (pid 0), with a valid
     // parameter block.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &idle) } != 0 {
-        return Err(format!(
-            "setting the sender's scheduling class: {}",
-            io::Error::last_os_error()
-        ));
+        return Err(io::Error::last_os_error()).context("setting the sender's scheduling class");
     }
-    let (fd, own_mac) = raw_socket().map_err(|e| format!("AF_PACKET socket on eth0: {e}"))?;
+    let (fd, own_mac) = raw_socket().context("AF_PACKET socket on eth0")?;
     let mut rng = Rng::new(random_seed());
     // Junk payloads are windows into a random pool at random offsets.
     let pool: Vec<u8> = (0..(64 * 1024 + JUNK_MAX) / 8)
@@ -395,7 +393,7 @@ fn send(plan: &Plan) -> Result<SenderReport, String> {
                         done += 1;
                     }
                     Some(libc::EINTR) => {}
-                    _ => return Err(format!("sending on eth0: {e}")),
+                    _ => return Err(e).context("sending on eth0"),
                 }
             } else {
                 sent += n as u64;
@@ -420,9 +418,9 @@ pub fn run(
     senders: usize,
     from: &str,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err("--seconds must be more than 0 and at most 3600".into());
+        bail!("--seconds must be more than 0 and at most 3600");
     }
     let lab = Lab::open(name)?;
     let report = flood(&lab, kind, Duration::from_secs_f64(seconds), senders, from)?;

@@ -18,6 +18,7 @@ pub mod switch;
 
 use crate::client;
 use crate::output::print_json;
+use anyhow::{anyhow, bail, Context};
 use nlb_core::addressing::OperationMode;
 use nlb_core::control::{Reply, Request, Status};
 use nlb_core::convergence::QueryState;
@@ -85,11 +86,11 @@ impl Lab {
     /// host's veth pair. A veth delivers frames a program transmits (XDP_TX: nlb's ARP
     /// replies) only to a peer that runs XDP itself; and with programs on both ends
     /// the pair runs nlb's program natively, before any skb exists, as a NIC does.
-    fn pass_xdp_on(&self, ns: &str, port: &str) -> Result<(), String> {
+    fn pass_xdp_on(&self, ns: &str, port: &str) -> anyhow::Result<()> {
         let object = self.dir().join("pass.o");
         if !object.exists() {
             std::fs::write(&object, nlb_dataplane::PASS_OBJECT)
-                .map_err(|e| format!("{}: {e}", object.display()))?;
+                .with_context(|| object.display().to_string())?;
         }
         netns::ip(&[
             "-n",
@@ -117,33 +118,34 @@ impl Lab {
     }
 
     /// Loads the description of a lab that is up.
-    pub fn open(name: &str) -> Result<Lab, String> {
+    pub fn open(name: &str) -> anyhow::Result<Lab> {
         let path = state_dir(name).join("lab.json");
+        // Whatever stops the read, the message says what to do.
         let text = std::fs::read_to_string(&path).map_err(|_| {
-            format!(
+            anyhow!(
                 "no lab `{name}` is up (no {}); start one with `nlb lab up`",
                 path.display()
             )
         })?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        serde_json::from_str(&text).with_context(|| path.display().to_string())
     }
 
     /// Host number from `h2`, `2` or `host2`.
-    pub fn host(&self, name: &str) -> Result<u8, String> {
+    pub fn host(&self, name: &str) -> anyhow::Result<u8> {
         let n = name
             .trim_start_matches("host")
             .trim_start_matches('h')
             .parse::<u8>()
-            .map_err(|_| format!("`{name}` is not a host; use h1..h{}", self.hosts))?;
+            .map_err(|_| anyhow!("`{name}` is not a host; use h1..h{}", self.hosts))?;
         if (1..=self.hosts).contains(&n) {
             Ok(n)
         } else {
-            Err(format!("lab `{}` has hosts h1..h{}", self.name, self.hosts))
+            bail!("lab `{}` has hosts h1..h{}", self.name, self.hosts)
         }
     }
 
     /// The namespace of a host, the client (`c`, `client`) or the switch (`sw`).
-    pub fn role_ns(&self, name: &str) -> Result<String, String> {
+    pub fn role_ns(&self, name: &str) -> anyhow::Result<String> {
         match name {
             "c" | "client" => Ok(self.ns("c")),
             "sw" | "switch" => Ok(self.ns("sw")),
@@ -156,10 +158,10 @@ impl Lab {
     }
 
     /// Starts a background process in a namespace, logging to `<what>.log`.
-    fn spawn(&self, ns: &str, what: &str, program: &str, args: &[&str]) -> Result<u32, String> {
+    fn spawn(&self, ns: &str, what: &str, program: &str, args: &[&str]) -> anyhow::Result<u32> {
         let log = std::fs::File::create(self.dir().join(format!("{what}.log")))
-            .map_err(|e| format!("{what}.log: {e}"))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
+            .with_context(|| format!("{what}.log"))?;
+        let err = log.try_clone().with_context(|| format!("{what}.log"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", ns, program])
             .args(args)
@@ -169,9 +171,11 @@ impl Lab {
             // Its own process group: a Ctrl-C of `nlb lab up` must not reach it.
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("starting {what}: {e}"))?;
+            .with_context(|| format!("starting {what}"))?;
         let pid = child.id();
-        std::fs::write(self.pid_file(what), pid.to_string()).map_err(|e| e.to_string())?;
+        let pid_file = self.pid_file(what);
+        std::fs::write(&pid_file, pid.to_string())
+            .with_context(|| pid_file.display().to_string())?;
         // Reaped by init once we exit; the lab outlives this process.
         std::mem::forget(child);
         Ok(pid)
@@ -190,10 +194,10 @@ impl Lab {
     }
 
     /// Starts nlbd and the service of host `n` (and brings its link up).
-    pub fn start_host(&self, n: u8) -> Result<(), String> {
+    pub fn start_host(&self, n: u8) -> anyhow::Result<()> {
         let ns = self.ns(&format!("h{n}"));
         netns::ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().context("finding nlb's own executable")?;
         if self.pid(&format!("h{n}-nlbd")).is_none() {
             chrt_present()?;
             // At a real-time priority, as dist/nlbd@.service runs it: above the service
@@ -218,7 +222,7 @@ impl Lab {
     /// Fails host `n`: kills its nlbd with SIGKILL (a crash: nothing is cleaned up),
     /// and unless `how` is [`Failure::Nlbd`] its service; [`Failure::LinkDown`] also
     /// takes its link down.
-    pub fn fail_host(&self, n: u8, how: Failure) -> Result<(), String> {
+    pub fn fail_host(&self, n: u8, how: Failure) -> anyhow::Result<()> {
         if how == Failure::LinkDown {
             netns::ip(&[
                 "-n",
@@ -247,7 +251,7 @@ impl Lab {
     }
 
     /// Asks host `n`'s nlbd.
-    pub fn request(&self, n: u8, request: Request) -> Result<Reply, String> {
+    pub fn request(&self, n: u8, request: Request) -> anyhow::Result<Reply> {
         netns::run_in(&self.ns(&format!("h{n}")), move || {
             client::request("eth0", &request)
         })?
@@ -262,7 +266,7 @@ impl Lab {
     }
 
     /// Waits until every running host is converged with all the others.
-    pub fn wait_converged(&self, running: &[u8], timeout: Duration) -> Result<Duration, String> {
+    pub fn wait_converged(&self, running: &[u8], timeout: Duration) -> anyhow::Result<Duration> {
         let start = Instant::now();
         loop {
             let ok = running.iter().all(|&n| {
@@ -287,10 +291,10 @@ impl Lab {
                         ),
                     })
                     .collect();
-                return Err(format!(
+                bail!(
                     "the cluster did not converge within {timeout:?}: {}",
                     states.join("; ")
-                ));
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -300,7 +304,7 @@ impl Lab {
     /// 1.5 s: a SYN sent while a slot changes hands is dropped (neither host admits
     /// new flows for the few heartbeat periods of the handover) and retransmitted
     /// after 1 s, as from any client.
-    pub fn traffic(&self, connections: usize) -> Result<Tally, String> {
+    pub fn traffic(&self, connections: usize) -> anyhow::Result<Tally> {
         let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
         let attempts = netns::run_in(&self.ns("c"), move || {
             service::burst(addr, connections, Duration::from_millis(1500))
@@ -321,32 +325,31 @@ pub enum Failure {
 }
 
 /// nlbd: `$NLBD`, else next to this executable.
-fn nlbd_path() -> Result<String, String> {
+fn nlbd_path() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("NLBD") {
         return Ok(p);
     }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().context("finding nlb's own executable")?;
     let p = exe.with_file_name("nlbd");
     if p.exists() {
         Ok(p.to_string_lossy().into_owned())
     } else {
-        Err(format!(
+        bail!(
             "nlbd not found at {} (build the workspace: cargo build --release; or set NLBD)",
             p.display()
-        ))
+        )
     }
 }
 
 /// chrt (util-linux), which starts nlbd at its real-time priority.
-fn chrt_present() -> Result<(), String> {
+fn chrt_present() -> anyhow::Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     if std::env::split_paths(&path).any(|d| d.join("chrt").is_file()) {
         Ok(())
     } else {
-        Err(
+        bail!(
             "chrt not found in PATH (util-linux; scripts/setup.sh installs it): the lab \
              starts nlbd with it at a real-time priority, as dist/nlbd@.service does"
-                .into(),
         )
     }
 }
@@ -389,15 +392,15 @@ pub fn up(
     timers: Option<(u32, u32)>,
     native_xdp: bool,
     quiet: bool,
-) -> Result<Lab, String> {
+) -> anyhow::Result<Lab> {
     let mode: OperationMode = mode
         .parse()
-        .map_err(|_| format!("`{mode}` is not a mode; use unicast, multicast or igmp-multicast"))?;
+        .map_err(|_| anyhow!("`{mode}` is not a mode; use unicast, multicast or igmp-multicast"))?;
     if !(1..=32).contains(&hosts) {
-        return Err("--hosts must be 1..=32".into());
+        bail!("--hosts must be 1..=32");
     }
     if name.is_empty() || name.len() > 8 || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err("--name must be 1..=8 letters or digits".into());
+        bail!("--name must be 1..=8 letters or digits");
     }
     let lab = Lab {
         name: name.into(),
@@ -407,12 +410,10 @@ pub fn up(
         native_xdp,
     };
     if lab.dir().join("lab.json").exists() || netns::exists(&lab.ns("sw")) {
-        return Err(format!(
-            "lab `{name}` is already up; `nlb lab down --name {name}` removes it"
-        ));
+        bail!("lab `{name}` is already up; `nlb lab down --name {name}` removes it");
     }
     nlbd_path()?;
-    std::fs::create_dir_all(lab.dir()).map_err(|e| format!("{}: {e}", lab.dir().display()))?;
+    std::fs::create_dir_all(lab.dir()).with_context(|| lab.dir().display().to_string())?;
     let built = build(&lab, quiet);
     if built.is_err() {
         let _ = down(name, true);
@@ -420,17 +421,18 @@ pub fn up(
     built.map(|_| lab)
 }
 
-fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
+fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
     let say = |s: String| {
         if !quiet {
             println!("{s}");
         }
     };
+    let description = lab.dir().join("lab.json");
     std::fs::write(
-        lab.dir().join("lab.json"),
+        &description,
         serde_json::to_string_pretty(lab).expect("plain data"),
     )
-    .map_err(|e| e.to_string())?;
+    .with_context(|| description.display().to_string())?;
     let key = lab.dir().join("cluster.key");
     crate::keygen::write_key(&key, true)?;
     let sw = lab.ns("sw");
@@ -493,7 +495,7 @@ fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
         lab.ns("c")
     ));
     if lab.mode == OperationMode::IgmpMulticast.to_string() {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().context("finding nlb's own executable")?;
         lab.spawn(
             &sw,
             "switch",
@@ -503,18 +505,16 @@ fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
         say("switch: MAC-based snooping agent started (frames to the cluster MAC reach group members only)".into());
     }
     for n in 1..=lab.hosts {
-        std::fs::write(
-            lab.dir().join(format!("h{n}.toml")),
-            host_config(lab, n, &key),
-        )
-        .map_err(|e| e.to_string())?;
+        let config = lab.dir().join(format!("h{n}.toml"));
+        std::fs::write(&config, host_config(lab, n, &key))
+            .with_context(|| config.display().to_string())?;
         lab.start_host(n)?;
     }
     let running: Vec<u8> = (1..=lab.hosts).collect();
     let took = lab.wait_converged(&running, Duration::from_secs(15))?;
     if lab.mode == OperationMode::IgmpMulticast.to_string() && lab.pid("switch").is_none() {
         let log = std::fs::read_to_string(lab.dir().join("switch.log")).unwrap_or_default();
-        return Err(format!("the switch's snooping agent died: {}", log.trim()));
+        bail!("the switch's snooping agent died: {}", log.trim());
     }
     say(format!(
         "hosts h1..h{} run nlbd ({} mode, VIP {VIP}) and a service on TCP {PORT}; converged in {} ms",
@@ -527,7 +527,7 @@ fn build(lab: &Lab, quiet: bool) -> Result<(), String> {
 
 /// `nlb lab down`: removes every namespace, link, process and file of the lab, also
 /// of a lab whose creator crashed.
-pub fn down(name: &str, quiet: bool) -> Result<(), String> {
+pub fn down(name: &str, quiet: bool) -> anyhow::Result<()> {
     let prefix = format!("nlb-{name}-");
     let namespaces: Vec<String> = netns::list()
         .into_iter()
@@ -557,7 +557,7 @@ pub fn down(name: &str, quiet: bool) -> Result<(), String> {
     }
     let dir = state_dir(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::remove_dir_all(&dir).with_context(|| dir.display().to_string())?;
     }
     if !quiet {
         println!("lab `{name}` removed ({} namespace(s))", namespaces.len());
@@ -575,7 +575,7 @@ struct HostLine {
 }
 
 /// `nlb lab status`.
-pub fn status(name: &str, json: bool) -> Result<ExitCode, String> {
+pub fn status(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let lines: Vec<HostLine> = (1..=lab.hosts)
         .map(|n| {
@@ -594,9 +594,7 @@ pub fn status(name: &str, json: bool) -> Result<ExitCode, String> {
         .collect();
     let group_members = if lab.mode == OperationMode::IgmpMulticast.to_string() {
         let sw = lab.ns("sw");
-        let group = nlb_core::addressing::ClusterAddressing::new(IpAddr::V4(VIP))
-            .map_err(|e| e.to_string())?
-            .igmp_group();
+        let group = nlb_core::addressing::ClusterAddressing::new(IpAddr::V4(VIP))?.igmp_group();
         Some(netns::run_in(&sw, move || {
             switch::mdb_members("br0", group)
         })?)
@@ -645,24 +643,24 @@ pub fn status(name: &str, json: bool) -> Result<ExitCode, String> {
 }
 
 /// `nlb lab exec HOST -- CMD...`.
-pub fn exec(name: &str, who: &str, command: &[String]) -> Result<ExitCode, String> {
+pub fn exec(name: &str, who: &str, command: &[String]) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let ns = lab.role_ns(who)?;
     if command.is_empty() {
-        return Err("give a command after --, e.g. `nlb lab exec h1 -- nlb query`".into());
+        bail!("give a command after --, e.g. `nlb lab exec h1 -- nlb query`");
     }
     let status = Command::new("ip")
         .args(["netns", "exec", &ns])
         .args(command)
         .status()
-        .map_err(|e| format!("ip netns exec: {e}"))?;
+        .context("ip netns exec")?;
     Ok(ExitCode::from(
         status.code().unwrap_or(1).clamp(0, 255) as u8
     ))
 }
 
 /// `nlb lab kill HOST`.
-pub fn kill(name: &str, who: &str, how: Failure) -> Result<ExitCode, String> {
+pub fn kill(name: &str, who: &str, how: Failure) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
     lab.fail_host(n, how)?;
@@ -685,20 +683,18 @@ pub fn start(
     who: &str,
     wait: bool,
     wall_clock_offset: Option<&str>,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
     if let Some(offset) = wall_clock_offset {
         let what = format!("h{n}-nlbd");
         if lab.pid(&what).is_some() {
-            return Err(format!(
-                "h{n}'s nlbd is running; `nlb lab kill {who}` first"
-            ));
+            bail!("h{n}'s nlbd is running; `nlb lab kill {who}` first");
         }
         if !std::path::Path::new(LIBFAKETIME).exists() {
-            return Err(format!(
+            bail!(
                 "{LIBFAKETIME} is missing: install Debian's faketime package (scripts/setup.sh does)"
-            ));
+            );
         }
         netns::ip(&["-n", &lab.ns(&format!("h{n}")), "link", "set", "eth0", "up"])?;
         // env execs nlbd in place: the pid recorded is nlbd's.
@@ -729,18 +725,18 @@ pub fn start(
 }
 
 /// `nlb lab handoff HOST`: nlbd hands off and a new one starts at once.
-pub fn handoff(name: &str, who: &str) -> Result<ExitCode, String> {
+pub fn handoff(name: &str, who: &str) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
     let start = Instant::now();
     if let Reply::Error { message, .. } = lab.request(n, Request::HandOff)? {
-        return Err(format!("h{n}: {message}"));
+        bail!("h{n}: {message}");
     }
     let what = format!("h{n}-nlbd");
     let deadline = Instant::now() + Duration::from_secs(5);
     while lab.pid(&what).is_some() {
         if Instant::now() > deadline {
-            return Err(format!("h{n}'s nlbd did not exit after handing off"));
+            bail!("h{n}'s nlbd did not exit after handing off");
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -759,7 +755,7 @@ pub fn handoff(name: &str, who: &str) -> Result<ExitCode, String> {
 }
 
 /// `nlb lab traffic`.
-pub fn traffic(name: &str, connections: usize, json: bool) -> Result<ExitCode, String> {
+pub fn traffic(name: &str, connections: usize, json: bool) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let tally = lab.traffic(connections)?;
     if json {
