@@ -69,6 +69,8 @@ const BUFFER_PER_FRAME: usize = 4096;
 /// default, about 200 KiB, held half of a 2-CPU burst: the rest was dropped, and so
 /// would be a member's heartbeat arriving then.)
 fn receive_buffer() -> usize {
+    // libc: rustix has no sysconf(_SC_NPROCESSORS_CONF) (std's available_parallelism
+    // counts the CPUs this process may run on, not those the program runs on).
     // SAFETY: sysconf has no preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) }.clamp(1, 4096) as usize;
     ((cpus * UNKNOWN_PER_SEC_PER_CPU + FRAMES_PER_TURN) * BUFFER_PER_FRAME).min(64 << 20)
@@ -171,12 +173,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// 64 random bits from the kernel; a failure or a short read is an error (never a
+/// predictable value).
 fn random_u64() -> anyhow::Result<u64> {
     let mut b = [0u8; 8];
-    // SAFETY: getrandom writes at most 8 bytes into the buffer we pass.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
-    if n != 8 {
-        return Err(std::io::Error::last_os_error()).context("reading random bytes (getrandom)");
+    let n = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty())
+        .map_err(std::io::Error::from)
+        .context("reading random bytes (getrandom)")?;
+    if n != b.len() {
+        bail!("reading random bytes (getrandom): {n} of 8 bytes");
     }
     Ok(u64::from_ne_bytes(b))
 }
