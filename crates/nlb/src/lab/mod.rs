@@ -22,6 +22,7 @@ use anyhow::{anyhow, bail, Context};
 use nlb_core::addressing::OperationMode;
 use nlb_core::control::{Reply, Request, Status};
 use nlb_core::convergence::QueryState;
+use rustix::process::{kill_process, Pid, Signal};
 use serde::{Deserialize, Serialize};
 use service::Tally;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -239,8 +240,7 @@ impl Lab {
         };
         for what in what {
             if let Some(pid) = self.pid(&format!("h{n}-{what}")) {
-                // SAFETY: sending a signal to a pid we started.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                signal(pid, Signal::KILL);
             }
         }
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -310,6 +310,14 @@ impl Lab {
             service::burst(addr, connections, Duration::from_millis(1500))
         })?;
         Ok(Tally::of(&attempts))
+    }
+}
+
+/// Sends `sig` to process `pid`; one already gone is no error (what is wanted is that
+/// it ends).
+fn signal(pid: i32, sig: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = kill_process(pid, sig);
     }
 }
 
@@ -535,13 +543,12 @@ pub fn down(name: &str, quiet: bool) -> anyhow::Result<()> {
         .collect();
     // SIGTERM first so each nlbd leaves the cluster and restores its namespace, then
     // SIGKILL whatever is left.
-    for signal in [libc::SIGTERM, libc::SIGKILL] {
+    for sig in [Signal::TERM, Signal::KILL] {
         let mut any = false;
         for ns in &namespaces {
             for pid in netns::pids(ns) {
                 any = true;
-                // SAFETY: signalling processes inside the lab's namespaces.
-                unsafe { libc::kill(pid, signal) };
+                signal(pid, sig);
             }
         }
         if !any {

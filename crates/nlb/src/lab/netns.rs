@@ -3,8 +3,9 @@
 //! the processes inside without spawning any.
 
 use anyhow::{anyhow, bail, Context};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -90,11 +91,10 @@ pub fn run_in<T: Send + 'static>(
     let file = File::open(&path).with_context(|| path.display().to_string())?;
     let ns = ns.to_string();
     std::thread::spawn(move || {
-        // SAFETY: setns on a namespace file we hold open; it changes this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("entering namespace {ns}"));
-        }
+        // setns changes this thread only.
+        move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("entering namespace {ns}"))?;
         Ok(f())
     })
     .join()
