@@ -156,6 +156,12 @@ impl ControlSocket {
 
 impl Client {
     /// Writes the reply and closes. A client that does not read it loses it.
+    ///
+    /// The write does not wait for the client: a reply (a few KB, a status with every
+    /// peer and rule) fits in the socket's send buffer (208 KiB by default), which
+    /// the kernel charges to this socket whether or not the client reads. The timeout
+    /// only bounds what would otherwise be unbounded. `verbs_against_a_lab_cluster`
+    /// (tests/lab.rs of nlb) holds clients that never read beside the heartbeats.
     pub fn reply(self, reply: &Reply) {
         let _ = self.stream.set_nonblocking(false);
         let _ = self
