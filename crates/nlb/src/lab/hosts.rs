@@ -29,6 +29,7 @@ impl Lab {
         args
     }
 
+    /// Where the pid of the lab's process `what` (`h1-nlbd`, `switch`...) is kept.
     fn pid_file(&self, what: &str) -> PathBuf {
         self.dir().join(format!("{what}.pid"))
     }
@@ -63,6 +64,7 @@ impl Lab {
         Ok(pid)
     }
 
+    /// The pid of the lab's process `what`, while it runs.
     pub(super) fn pid(&self, what: &str) -> Option<i32> {
         let pid: i32 = std::fs::read_to_string(self.pid_file(what))
             .ok()?

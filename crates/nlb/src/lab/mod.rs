@@ -57,6 +57,7 @@ pub struct Lab {
     pub native_xdp: bool,
 }
 
+/// The directory of lab `name`: its description, configurations, key, logs and pids.
 fn state_dir(name: &str) -> PathBuf {
     PathBuf::from("/run/nlb-lab").join(name)
 }
