@@ -9,6 +9,7 @@ mod abi;
 pub mod bench;
 mod conntable;
 pub mod lab_switch;
+pub mod link_addr;
 mod mapped;
 pub mod mask;
 pub mod packet;
@@ -114,27 +115,19 @@ pub struct Dataplane {
 
 /// Now on the clock `bpf_ktime_get_ns` reads (CLOCK_MONOTONIC).
 pub fn ktime_now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// 64 random bits from the kernel.
+/// 64 random bits from the kernel; a failure or a short read is an error (never a
+/// predictable value).
 fn random_u64() -> Result<u64, Error> {
     let mut b = [0u8; 8];
-    // SAFETY: getrandom writes at most the 8 bytes of the buffer we pass.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-    if n != b.len() as isize {
-        return Err(Error::Load(format!(
-            "getrandom: {}",
-            std::io::Error::last_os_error()
-        )));
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => Ok(u64::from_ne_bytes(b)),
+        Ok(n) => Err(Error::Load(format!("getrandom: {n} of 8 bytes"))),
+        Err(e) => Err(Error::Load(format!("getrandom: {e}"))),
     }
-    Ok(u64::from_ne_bytes(b))
 }
 
 /// What the program holds fixed for `cluster` (its read-only `FIXED`), with the

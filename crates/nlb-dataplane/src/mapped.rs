@@ -4,7 +4,8 @@
 
 use crate::Error;
 use aya::maps::MapData;
-use std::os::fd::{AsFd, AsRawFd};
+use rustix::mm::{self, MapFlags, ProtFlags};
+use std::os::fd::AsFd;
 
 /// The values of one array map, `len` bytes from `ptr`.
 pub(crate) struct Mapped {
@@ -39,25 +40,25 @@ impl Mapped {
             )));
         }
         let len = size_of::<T>() * entries;
-        // SAFETY: mapping a map fd creates a new shared mapping we own; the kernel checks
-        // the length against the map's size.
+        // SAFETY: mapping a map fd creates a new shared mapping we own, at an address
+        // the kernel picks (no existing memory is replaced); the kernel checks the
+        // length against the map's size.
         let ptr = unsafe {
-            libc::mmap(
+            mm::mmap(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                map.fd().as_fd().as_raw_fd(),
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                map.fd().as_fd(),
                 0,
             )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::Map(format!(
-                "mapping map {}: {}",
-                info.name_as_str().unwrap_or("?"),
-                std::io::Error::last_os_error()
-            )));
         }
+        .map_err(|e| {
+            Error::Map(format!(
+                "mapping map {}: {e}",
+                info.name_as_str().unwrap_or("?")
+            ))
+        })?;
         Ok(Mapped {
             ptr: ptr.cast(),
             len,
@@ -73,6 +74,6 @@ impl Mapped {
 impl Drop for Mapped {
     fn drop(&mut self) {
         // SAFETY: unmapping the mapping created in `new`, used no more.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        let _ = unsafe { mm::munmap(self.ptr.cast(), self.len) };
     }
 }

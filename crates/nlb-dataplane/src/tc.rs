@@ -39,7 +39,11 @@ impl TcProgram {
     pub(crate) fn attach(&mut self, interface: &str) -> Result<bool, Error> {
         let added = match tc::qdisc_add_clsact(interface) {
             Ok(()) => true,
-            Err(tc::TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => false,
+            Err(tc::TcError::NetlinkError(e))
+                if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) =>
+            {
+                false
+            }
             Err(e) => return Err(Error::Attach(format!("clsact on {interface}: {e}"))),
         };
         let direction = self.direction;

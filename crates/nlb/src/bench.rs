@@ -1,6 +1,7 @@
 //! `nlb bench xdp`: the data path under BPF_PROG_RUN beside an XDP_PASS-only program.
 
 use crate::output::print_json;
+use anyhow::anyhow;
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -12,9 +13,9 @@ struct Row {
     ratio_to_xdp_pass: f64,
 }
 
-pub fn run(repeat: u32, rounds: usize, json: bool) -> Result<ExitCode, String> {
+pub fn run(repeat: u32, rounds: usize, json: bool) -> anyhow::Result<ExitCode> {
     let results = nlb_dataplane::bench::run(repeat, rounds)
-        .map_err(|e| format!("{e} (the benchmark needs root)"))?;
+        .map_err(|e| anyhow!("{e} (the benchmark needs root)"))?;
     let rows: Vec<Row> = results
         .iter()
         .map(|r| Row {

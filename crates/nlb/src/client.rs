@@ -1,8 +1,9 @@
 //! Talking to nlbd over its control socket (`@nlb/<interface>` in this network
 //! namespace; see `nlb_core::control`).
 
+use anyhow::{bail, Context};
 use nlb_core::control::{Envelope, Reply, Request};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::time::Duration;
@@ -22,51 +23,64 @@ pub fn running_interfaces() -> Vec<String> {
 }
 
 /// The interface to talk to: the one given, or the only nlbd running.
-pub fn pick_interface(given: Option<&str>) -> Result<String, String> {
+pub fn pick_interface(given: Option<&str>) -> anyhow::Result<String> {
     if let Some(i) = given {
         return Ok(i.to_string());
     }
     match running_interfaces().as_slice() {
-        [] => Err(
+        [] => bail!(
             "nlbd is not running in this network namespace (no control socket \
-                   @nlb/<interface>); start it, e.g. `systemctl start nlbd@web`"
-                .into(),
+             @nlb/<interface>); start it, e.g. `systemctl start nlbd@web`"
         ),
         [one] => Ok(one.clone()),
-        many => Err(format!(
+        many => bail!(
             "nlbd runs on several interfaces here ({}); choose one with --interface",
             many.join(", ")
-        )),
+        ),
     }
 }
 
 /// Sends one request and reads the reply. An error reply is returned as `Ok`: the
 /// caller shows nlbd's reason.
-pub fn request(interface: &str, request: &Request) -> Result<Reply, String> {
+pub fn request(interface: &str, request: &Request) -> anyhow::Result<Reply> {
     let name = nlb_core::control::socket_name(interface);
-    let addr = SocketAddr::from_abstract_name(name.as_bytes()).map_err(|e| e.to_string())?;
-    let stream = UnixStream::connect_addr(&addr).map_err(|e| match e.kind() {
-        ErrorKind::ConnectionRefused | ErrorKind::NotFound => format!(
+    let addr = SocketAddr::from_abstract_name(name.as_bytes())
+        .with_context(|| format!("the control socket's name @{name}"))?;
+    let stream = match UnixStream::connect_addr(&addr) {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound) => bail!(
             "nlbd is not running on {interface} in this network namespace \
              (nothing listens on @{name})"
         ),
-        _ => format!("connecting to nlbd (@{name}): {e}"),
-    })?;
+        Err(e) => return Err(e).with_context(|| format!("connecting to nlbd (@{name})")),
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_string(request).context("encoding the request")?;
     line.push('\n');
     // nlbd may answer (and close) before the request is written, refusing a client
     // that is not root: its reply is read even when the write failed.
-    let sent = (&stream).write_all(line.as_bytes());
+    let sent = send_all(&stream, line.as_bytes());
     let mut answer = String::new();
     let read = BufReader::new(&stream).read_line(&mut answer);
     if answer.is_empty() {
-        sent.map_err(|e| format!("sending to nlbd: {e}"))?;
-        read.map_err(|e| format!("reading nlbd's reply: {e}"))?;
-        return Err("nlbd closed the connection without replying".into());
+        sent.context("sending to nlbd")?;
+        read.context("reading nlbd's reply")?;
+        bail!("nlbd closed the connection without replying");
     }
-    serde_json::from_str::<Envelope>(&answer)
-        .map_err(|e| format!("nlbd's reply is not understood: {e}"))?
-        .open()
-        .map_err(|e| e.to_string())
+    Ok(serde_json::from_str::<Envelope>(&answer)
+        .context("nlbd's reply is not understood")?
+        .open()?)
+}
+
+/// Writes all of `bytes` with MSG_NOSIGNAL: a peer that closed first is an error to
+/// report, not a SIGPIPE that ends this process (main restores its default).
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `nlb ip2mac`: the MACs and group a VIP derives, in every notation.
 
 use crate::output::{print_json, ErrorJson};
+use anyhow::anyhow;
 use nlb_core::addressing::{check_unicast_host_id, ClusterAddressing, OperationMode};
 use nlb_core::mac::MacAddr;
 use serde::Serialize;
@@ -52,12 +53,13 @@ struct MaskedReport {
     usable: bool,
 }
 
-pub fn run(vip: &str, host: Option<u8>, json: bool) -> Result<ExitCode, String> {
+pub fn run(vip: &str, host: Option<u8>, json: bool) -> anyhow::Result<ExitCode> {
+    // The parser's own words ("invalid IP address syntax") add nothing to these.
     let ip: IpAddr = vip.trim().parse().map_err(|_| {
-        format!("`{vip}` is not an IP address; expected a VIP such as 172.31.3.232 or 2001:db8::10")
+        anyhow!("`{vip}` is not an IP address; expected a VIP such as 172.31.3.232 or 2001:db8::10")
     })?;
     let a =
-        ClusterAddressing::new(ip).map_err(|e| format!("`{vip}`: {e}; expected a unicast VIP"))?;
+        ClusterAddressing::new(ip).map_err(|e| anyhow!("`{vip}`: {e}; expected a unicast VIP"))?;
     let modes: Vec<ModeReport> = OperationMode::ALL
         .iter()
         .map(|&m| ModeReport {

@@ -1,11 +1,12 @@
 //! `nlb keygen`: a new cluster key file.
 
+use anyhow::{anyhow, Context};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path, force: bool) -> Result<ExitCode, String> {
+pub fn run(path: &Path, force: bool) -> anyhow::Result<ExitCode> {
     write_key(path, force)?;
     println!(
         "wrote a new cluster key to {} (mode 0600); copy it to every host of the cluster",
@@ -18,16 +19,16 @@ pub fn run(path: &Path, force: bool) -> Result<ExitCode, String> {
 /// file is replaced by a new one (written beside it, then renamed over it), so the new
 /// key is never in a file with the old one's permissions, nor readable through a
 /// descriptor someone opened on the old file.
-pub fn write_key(path: &Path, force: bool) -> Result<(), String> {
+pub fn write_key(path: &Path, force: bool) -> anyhow::Result<()> {
     let mut secret = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut secret))
-        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+        .context("cannot read /dev/urandom")?;
     let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let target = if force {
         let name = path
             .file_name()
-            .ok_or_else(|| format!("{} names no file", path.display()))?;
+            .with_context(|| format!("{} names no file", path.display()))?;
         let mut tmp = name.to_os_string();
         tmp.push(format!(".new-{}", std::process::id()));
         path.with_file_name(tmp)
@@ -40,20 +41,20 @@ pub fn write_key(path: &Path, force: bool) -> Result<(), String> {
         .mode(0o600)
         .open(&target)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists if !force => format!(
+            std::io::ErrorKind::AlreadyExists if !force => anyhow!(
                 "{} exists; every host of a cluster needs the same key, so copy it rather than make a new one (--force replaces it)",
                 path.display()
             ),
-            _ => format!("cannot create {}: {e}", target.display()),
+            _ => anyhow::Error::new(e).context(format!("cannot create {}", target.display())),
         })?;
     let written = f
         .write_all(format!("{hex}\n").as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", target.display()));
+        .with_context(|| format!("cannot write {}", target.display()));
     if force {
         let renamed = written.and_then(|_| {
             std::fs::rename(&target, path)
-                .map_err(|e| format!("cannot replace {}: {e}", path.display()))
+                .with_context(|| format!("cannot replace {}", path.display()))
         });
         if renamed.is_err() {
             let _ = std::fs::remove_file(&target);

@@ -16,17 +16,18 @@ pub fn print_json<T: Serialize>(value: &T) {
 /// stdout (see [`ErrorJson`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A message: what went wrong and what to do.
-    #[error("{0}")]
-    Message(String),
+    /// What went wrong and what to do, with the errors that led to it: shown on one
+    /// line, outermost first (`context: cause: cause`).
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
     /// Problems in configuration files, each with its file, line and field.
     #[error("{0}")]
     Config(ConfigErrors),
 }
 
-impl From<String> for CliError {
-    fn from(m: String) -> Self {
-        CliError::Message(m)
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
     }
 }
 
@@ -45,7 +46,7 @@ impl CliError {
             return;
         }
         match self {
-            CliError::Message(m) => eprintln!("error: {m}"),
+            CliError::Failed(e) => eprintln!("error: {e:#}"),
             CliError::Config(errs) => {
                 for e in &errs.0 {
                     eprintln!("error: {e}");
@@ -57,7 +58,7 @@ impl CliError {
     /// The JSON form.
     pub fn to_json(&self) -> ErrorJson {
         match self {
-            CliError::Message(m) => ErrorJson::new(m.clone(), Vec::new()),
+            CliError::Failed(e) => ErrorJson::new(format!("{e:#}"), Vec::new()),
             CliError::Config(errs) => ErrorJson::new(
                 format!(
                     "{} configuration problem(s); run `nlb config check` on the files",

@@ -1,6 +1,7 @@
 //! `nlb plan`: each host's share of every rule, and what moves when hosts leave.
 
 use crate::output::{print_json, CliError};
+use anyhow::anyhow;
 use nlb_core::classify::{LiveHost, Ownership, RuleOwnership};
 use nlb_core::config::{check_cluster, ClusterProblem, Config, ConfigErrors};
 use nlb_core::host::HostId;
@@ -62,13 +63,13 @@ pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, Cl
         .iter()
         .find(|p| !matches!(p, ClusterProblem::DuplicatePriority { .. }))
     {
-        return Err(format!("these files do not form one cluster: {p}").into());
+        return Err(anyhow!("these files do not form one cluster: {p}").into());
     }
     let cluster = &configs[0].cluster;
     for w in without {
         if !configs.iter().any(|c| c.host.id.get() == *w) {
             let ids: Vec<String> = configs.iter().map(|c| c.host.id.to_string()).collect();
-            return Err(format!(
+            return Err(anyhow!(
                 "--without {w}: no such host; the hosts are {}",
                 ids.join(", ")
             )

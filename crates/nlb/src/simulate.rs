@@ -1,6 +1,7 @@
 //! `nlb simulate`: one deterministic simulation of a whole cluster.
 
 use crate::output::print_json;
+use anyhow::bail;
 use nlb_sim::{run, Scenario};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -35,10 +36,10 @@ struct Summary {
     replay: String,
 }
 
-pub fn run_cmd(hosts: usize, seed: u64, scenario: &str, json: bool) -> Result<ExitCode, String> {
-    let scenario: Scenario = scenario.parse()?;
+pub fn run_cmd(hosts: usize, seed: u64, scenario: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let scenario: Scenario = scenario.parse().map_err(anyhow::Error::msg)?;
     if !(1..=64).contains(&hosts) {
-        return Err(format!("--hosts {hosts}: expected 1..=64"));
+        bail!("--hosts {hosts}: expected 1..=64");
     }
     let r = run(hosts, seed, scenario);
     let s = Summary {

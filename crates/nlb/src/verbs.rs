@@ -3,6 +3,7 @@
 
 use crate::client::{pick_interface, request};
 use crate::output::{print_json, ErrorJson};
+use anyhow::bail;
 use nlb_core::control::{Params, Reply, Request, RuleStatus, Status, Target};
 use nlb_core::convergence::QueryState;
 use std::process::ExitCode;
@@ -30,7 +31,7 @@ pub enum Verb {
 }
 
 /// Runs a verb against the nlbd on `interface` (or the only one running).
-pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, String> {
+pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let iface = pick_interface(interface)?;
     let ask = |r: &Request| request(&iface, r);
     let reply = match &verb {
@@ -45,7 +46,7 @@ pub fn run(verb: Verb, interface: Option<&str>, json: bool) -> Result<ExitCode, 
             port: *port,
         })?,
         Verb::QueryPort(Target::All) => {
-            return Err("queryport needs a port: PORT or VIP:PORT".into());
+            bail!("queryport needs a port: PORT or VIP:PORT");
         }
     };
     if let Reply::Error { message, .. } = &reply {

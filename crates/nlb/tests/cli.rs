@@ -483,6 +483,38 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     assert!(drainstop.contains("wait"));
 }
 
+/// `nlb ... | head`: a reader that goes away ends the command the usual Unix way
+/// (SIGPIPE, or success when it had printed all), never with a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_d, files) = example_cluster("closed-stdout");
+    let mut plan = vec!["plan"];
+    plan.extend(files.iter().map(String::as_str));
+    let runs: [&[&str]; 3] = [
+        &["ip2mac", "172.31.3.232"],
+        &["simulate", "--hosts", "3"],
+        &plan,
+    ];
+    for args in runs {
+        // The read end closed before nlb starts: its first write meets a closed pipe.
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_nlb"))
+            .args(args)
+            .stdout(std::process::Stdio::from(writer))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?}: {}",
+            o.status,
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn verbs_say_when_nlbd_is_not_running() {
     // A fresh network namespace has no nlbd.

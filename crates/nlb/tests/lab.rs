@@ -93,6 +93,90 @@ fn verbs_against_a_lab_cluster() {
     assert!(!peer_log.contains("host 1 lost"), "{peer_log}");
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
 
+    // Nor do clients that are slow: 20 that send their request a byte at a time with
+    // pauses (and then read the reply), and 20 that send one and never read the reply
+    // (the status, what `display` shows), all at once. Meanwhile `nlb query` from
+    // another client answers promptly, no peer loses host 1, and host 1's loop never
+    // stalls (it would log "did not run for").
+    let logs = |h: u8| {
+        std::fs::read_to_string(format!("/run/nlb-lab/{}/h{h}-nlbd.log", lab.name)).unwrap()
+    };
+    let before: Vec<usize> = (1..=3).map(|h| logs(h).len()).collect();
+    let mut slow = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("nlb-{}-h1", lab.name),
+            "python3",
+            "-c",
+        ])
+        .arg(
+            "import socket, threading, time\n\
+             REQ = b'{\"command\":\"query\"}\\n'\n\
+             def connect():\n\
+             \x20   s = socket.socket(socket.AF_UNIX)\n\
+             \x20   s.connect('\\0nlb/eth0')\n\
+             \x20   return s\n\
+             deaf = [connect() for _ in range(20)]\n\
+             [s.sendall(REQ) for s in deaf]\n\
+             replies = []\n\
+             def slow():\n\
+             \x20   s = connect()\n\
+             \x20   for b in REQ:\n\
+             \x20       s.send(bytes([b]))\n\
+             \x20       time.sleep(0.03)\n\
+             \x20   s.settimeout(5)\n\
+             \x20   data = b''\n\
+             \x20   while not data.endswith(b'\\n'):\n\
+             \x20       chunk = s.recv(65536)\n\
+             \x20       if not chunk:\n\
+             \x20           break\n\
+             \x20       data += chunk\n\
+             \x20   replies.append(data)\n\
+             threads = [threading.Thread(target=slow) for _ in range(20)]\n\
+             [t.start() for t in threads]\n\
+             [t.join() for t in threads]\n\
+             time.sleep(1.5)\n\
+             print('slow clients answered: %d' % sum(r.endswith(b'\\n') for r in replies))\n",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut queries = 0;
+    while slow.try_wait().unwrap().is_none() {
+        let asked = Instant::now();
+        let out = lab.on("h1", &["query"]);
+        let took = asked.elapsed();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            took < Duration::from_millis(1000),
+            "nlb query took {took:?} beside slow clients"
+        );
+        queries += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let slow = slow.wait_with_output().unwrap();
+    assert!(slow.status.success(), "{}", text(&slow));
+    assert!(
+        String::from_utf8_lossy(&slow.stdout).contains("slow clients answered: 20"),
+        "{}",
+        text(&slow)
+    );
+    assert!(
+        queries >= 5,
+        "only {queries} queries while the slow clients ran"
+    );
+    for h in 1..=3u8 {
+        let log = logs(h);
+        let new = &log[before[usize::from(h) - 1]..];
+        assert!(
+            !new.contains(" lost: ") && !new.contains("did not run for"),
+            "h{h}: {new}"
+        );
+    }
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+
     // The client namespace has no nlbd.
     let out = lab.on("c", &["query"]);
     assert_eq!(out.status.code(), Some(2));

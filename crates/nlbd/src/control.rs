@@ -12,7 +12,6 @@
 use anyhow::Context;
 use nlb_core::control::{socket_name, Reply, Request};
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::time::{Duration, Instant};
@@ -157,6 +156,12 @@ impl ControlSocket {
 
 impl Client {
     /// Writes the reply and closes. A client that does not read it loses it.
+    ///
+    /// The write does not wait for the client: a reply (a few KB, a status with every
+    /// peer and rule) fits in the socket's send buffer (208 KiB by default), which
+    /// the kernel charges to this socket whether or not the client reads. The timeout
+    /// only bounds what would otherwise be unbounded. `verbs_against_a_lab_cluster`
+    /// (tests/lab.rs of nlb) holds clients that never read beside the heartbeats.
     pub fn reply(self, reply: &Reply) {
         let _ = self.stream.set_nonblocking(false);
         let _ = self
@@ -170,22 +175,9 @@ impl Client {
     }
 }
 
+/// The user id of the process that connected (SO_PEERCRED), if the kernel tells.
 fn peer_uid(stream: &UnixStream) -> Option<u32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: SO_PEERCRED writes a ucred into the buffer we pass, of the size we pass.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(cred.uid)
+    rustix::net::sockopt::socket_peercred(stream)
+        .ok()
+        .map(|c| c.uid.as_raw())
 }

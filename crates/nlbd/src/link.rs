@@ -1,26 +1,44 @@
 //! The cluster interface: its index and MAC, the heartbeat socket, multicast filter
 //! membership and IGMP group membership.
+//!
+//! rustix makes the system calls, except three it has no call for, made through libc:
+//! PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS and getifaddrs.
 
 use nlb_core::mac::MacAddr;
 use nlb_core::wire::ETHERTYPE;
-use std::ffi::CString;
+use nlb_dataplane::link_addr::LinkAddr;
+use rustix::io::Errno;
+use rustix::net::{
+    self, sockopt, AddressFamily, Protocol, RecvFlags, SendFlags, SocketFlags, SocketType,
+};
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::num::NonZeroU32;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The interface's index, or a precise error.
 pub fn ifindex(name: &str) -> io::Result<u32> {
-    let c = CString::new(name)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
+    if name.contains('\0') {
         return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no interface named `{name}`"),
+            io::ErrorKind::InvalidInput,
+            "interface name",
         ));
     }
-    Ok(i)
+    // The ioctl that names the interface needs a socket, any socket.
+    let probe = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    match net::netdevice::name_to_index(&probe, name) {
+        Ok(i) => Ok(i),
+        Err(Errno::NODEV) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no interface named `{name}`"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The interface's MAC.
@@ -46,65 +64,23 @@ impl std::os::fd::AsFd for HeartbeatSocket {
 impl HeartbeatSocket {
     /// Opens it, bound to `ifindex` and the heartbeat EtherType.
     pub fn open(ifindex: u32) -> io::Result<Self> {
-        let proto = (ETHERTYPE).to_be() as i32;
-        // SAFETY: socket/bind with a sockaddr_ll we fill in fully.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                proto,
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = ETHERTYPE.to_be();
-            sll.sll_ifindex = ifindex as i32;
-            if libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(HeartbeatSocket { fd, ifindex })
-        }
+        // A packet socket's protocol is the EtherType in network order.
+        let proto = NonZeroU32::new(u32::from(ETHERTYPE.to_be())).expect("a nonzero EtherType");
+        let fd = net::socket_with(
+            AddressFamily::PACKET,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            Some(Protocol::from_raw(proto)),
+        )?;
+        net::bind(&fd, &LinkAddr::new(ifindex, ETHERTYPE))?;
+        Ok(HeartbeatSocket { fd, ifindex })
     }
 
     /// Sets the receive buffer to at least `bytes` (SO_RCVBUFFORCE: root may exceed
     /// net.core.rmem_max), and returns what the kernel granted.
     pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
-        let want = bytes.min(i32::MAX as usize) as libc::c_int;
-        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: setsockopt and getsockopt of an int on our socket.
-        unsafe {
-            if libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&want as *const libc::c_int).cast(),
-                size,
-            ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let mut got: libc::c_int = 0;
-            let mut len = size;
-            if libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&mut got as *mut libc::c_int).cast(),
-                &mut len,
-            ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(got.max(0) as usize)
-        }
+        sockopt::set_socket_recv_buffer_size_force(&self.fd, bytes.min(i32::MAX as usize))?;
+        Ok(sockopt::socket_recv_buffer_size(&self.fd)?)
     }
 
     /// Frames the kernel dropped because the receive buffer was full, since the last
@@ -117,6 +93,7 @@ impl HeartbeatSocket {
             drops: u32,
         }
         const PACKET_STATISTICS: libc::c_int = 6;
+        // libc: rustix has no PACKET_STATISTICS.
         let mut stats = TpacketStats {
             packets: 0,
             drops: 0,
@@ -140,6 +117,7 @@ impl HeartbeatSocket {
 
     /// Adds a group MAC to the interface's multicast filter for as long as the socket lives.
     pub fn add_multicast(&self, mac: MacAddr) -> io::Result<()> {
+        // libc: rustix has no PACKET_ADD_MEMBERSHIP.
         // SAFETY: setsockopt with a packet_mreq we fill in fully.
         unsafe {
             let mut mr: libc::packet_mreq = std::mem::zeroed();
@@ -163,28 +141,19 @@ impl HeartbeatSocket {
 
     /// Sends one frame.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: send on our socket from a valid buffer.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        net::send(&self.fd, frame, SendFlags::empty())?;
         Ok(())
     }
 
     /// Takes a frame already queued, if any (one system call: the socket does not
     /// block; the daemon's one wait says when frames are there).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: recv on our socket into a valid buffer of its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                Ok(None)
-            } else {
-                Err(e)
-            };
+        match net::recv(&self.fd, buf, RecvFlags::empty()) {
+            // The bytes received into `buf` (a longer frame is cut to its length).
+            Ok((n, _)) => Ok(Some(n)),
+            Err(Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        Ok(Some(n as usize))
     }
 }
 
@@ -200,55 +169,39 @@ pub struct IgmpMembership {
 impl IgmpMembership {
     /// Joins `group` on `ifindex`.
     pub fn join(group: Ipv4Addr, ifindex: u32) -> io::Result<Self> {
-        // SAFETY: a UDP socket we own.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let m = IgmpMembership {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            group,
-            ifindex,
-        };
-        m.set(libc::IP_ADD_MEMBERSHIP)?;
+        let fd = net::socket_with(
+            AddressFamily::INET,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        let m = IgmpMembership { fd, group, ifindex };
+        m.add()?;
         Ok(m)
     }
 
-    fn set(&self, op: i32) -> io::Result<()> {
-        let mreq = libc::ip_mreqn {
-            imr_multiaddr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(self.group.octets()),
-            },
-            imr_address: libc::in_addr { s_addr: 0 },
-            imr_ifindex: self.ifindex as i32,
-        };
-        // SAFETY: setsockopt with a fully initialised ip_mreqn.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::IPPROTO_IP,
-                op,
-                (&mreq as *const libc::ip_mreqn).cast(),
-                std::mem::size_of::<libc::ip_mreqn>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+    fn add(&self) -> io::Result<()> {
+        let any = Ipv4Addr::UNSPECIFIED;
+        Ok(sockopt::set_ip_add_membership_with_ifindex(
+            &self.fd,
+            &self.group,
+            &any,
+            self.ifindex,
+        )?)
     }
 
     /// Re-announces the membership (unsolicited reports).
     pub fn refresh(&self) -> io::Result<()> {
-        self.set(libc::IP_DROP_MEMBERSHIP)?;
-        self.set(libc::IP_ADD_MEMBERSHIP)
+        let any = Ipv4Addr::UNSPECIFIED;
+        sockopt::set_ip_drop_membership_with_ifindex(&self.fd, &self.group, &any, self.ifindex)?;
+        self.add()
     }
 }
 
 /// The interfaces (other than `except`) that carry IPv4 address `addr`.
 pub fn interfaces_with(addr: std::net::Ipv4Addr, except: &str) -> Vec<String> {
     let mut out = Vec::new();
+    // libc: rustix has no getifaddrs.
     // SAFETY: getifaddrs fills a list we walk read-only and free once.
     unsafe {
         let mut list: *mut libc::ifaddrs = std::ptr::null_mut();

@@ -12,6 +12,7 @@ use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage,
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use rustix::io::Errno;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -117,11 +118,11 @@ pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Resul
         transact(
             RouteNetlinkMessage::NewAddress(message),
             NLM_F_CREATE | NLM_F_REPLACE,
-            |errno| errno == libc::EEXIST,
+            |errno| errno == Errno::EXIST.raw_os_error(),
         )
     } else {
         transact(RouteNetlinkMessage::DelAddress(message), 0, |errno| {
-            errno == libc::EADDRNOTAVAIL
+            errno == Errno::ADDRNOTAVAIL.raw_os_error()
         })
     }
 }
@@ -166,6 +167,6 @@ pub fn delete_clsact(ifindex: u32) -> io::Result<()> {
     transact(
         RouteNetlinkMessage::DelQueueDiscipline(message),
         0,
-        |errno| errno == libc::ENOENT || errno == libc::EINVAL,
+        |errno| errno == Errno::NOENT.raw_os_error() || errno == Errno::INVAL.raw_os_error(),
     )
 }

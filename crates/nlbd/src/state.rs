@@ -65,24 +65,31 @@ pub fn path(interface: &str) -> PathBuf {
 }
 
 fn netns_cookie() -> u64 {
+    use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
+    use std::os::fd::AsRawFd;
     let mut cookie = 0u64;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: a datagram socket we close at once; SO_NETNS_COOKIE writes a u64.
-    let ok = unsafe {
-        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        let ok = fd >= 0
-            && libc::getsockopt(
-                fd,
+    // Any socket names its namespace; this one is closed on return.
+    let ok = socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .is_ok_and(|fd| {
+        // libc: rustix has no SO_NETNS_COOKIE.
+        // SAFETY: getsockopt on a socket we hold; SO_NETNS_COOKIE writes a u64 into
+        // the buffer we pass, of the size we pass.
+        unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_NETNS_COOKIE,
                 (&mut cookie as *mut u64).cast(),
                 &mut len,
-            ) == 0;
-        if fd >= 0 {
-            libc::close(fd);
+            ) == 0
         }
-        ok
-    };
+    });
     if ok {
         cookie
     } else {

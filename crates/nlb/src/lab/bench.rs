@@ -5,6 +5,7 @@
 use super::service::{ask, read_host};
 use super::{netns, Lab, PORT, VIP};
 use crate::output::print_json;
+use anyhow::Context;
 use serde::Serialize;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -57,7 +58,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs the benchmark on lab `name`.
-pub fn run(name: &str, rounds: usize, span_ms: u64, json: bool) -> Result<ExitCode, String> {
+pub fn run(name: &str, rounds: usize, span_ms: u64, json: bool) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let vip = SocketAddr::new(IpAddr::V4(VIP), PORT);
     let direct = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 11)), PORT);
@@ -73,7 +74,7 @@ pub fn run(name: &str, rounds: usize, span_ms: u64, json: bool) -> Result<ExitCo
         }
         Some(m)
     })?
-    .ok_or("a connection failed during the benchmark; is the lab converged? (nlb lab status)")?;
+    .context("a connection failed during the benchmark; is the lab converged? (nlb lab status)")?;
     let [ex_vip, ex_direct, conn_vip, conn_direct] = measured;
     let pair = |what, a: Vec<f64>, b: Vec<f64>| {
         let (a, b) = (median(a), median(b));

@@ -4,6 +4,7 @@
 
 use super::failover::{measure, DEFAULT_INTERVAL};
 use super::{print_tally, Failure, Lab, PORT, VIP};
+use anyhow::Context;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -12,25 +13,25 @@ fn step(s: &str) {
 }
 
 /// Shows `nlb query` as run on host h1.
-fn query_on_h1(lab: &Lab, exe: &std::path::Path) -> Result<(), String> {
+fn query_on_h1(lab: &Lab, exe: &std::path::Path) -> anyhow::Result<()> {
     Command::new("ip")
         .args(["netns", "exec", &lab.ns("h1")])
         .arg(exe)
         .arg("query")
         .status()
         .map(drop)
-        .map_err(|e| e.to_string())
+        .context("running nlb query on h1")
 }
 
 /// Runs the demo.
-pub fn run(hosts: u8, mode: &str, name: &str) -> Result<ExitCode, String> {
+pub fn run(hosts: u8, mode: &str, name: &str) -> anyhow::Result<ExitCode> {
     let begin = Instant::now();
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().context("finding nlb's own executable")?;
     step(&format!(
         "nlb lab up --hosts {hosts} --mode {mode}: a switch, {hosts} hosts running nlbd, a client"
     ));
     let lab = super::up(name, hosts, mode, None, false, false)?;
-    let result = (|| -> Result<(), String> {
+    let result = (|| -> anyhow::Result<()> {
         step("nlb query, on host h1 (what nlb.exe query shows)");
         query_on_h1(&lab, &exe)?;
 

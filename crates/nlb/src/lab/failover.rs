@@ -4,6 +4,7 @@
 use super::service::{ask, Attempt};
 use super::{netns, Failure, Lab, PORT, VIP};
 use crate::output::print_json;
+use anyhow::anyhow;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -43,8 +44,8 @@ fn connect_while(
     span: Duration,
     interval: Duration,
     at: Duration,
-    during: impl FnOnce() -> Result<(), String>,
-) -> Result<(Vec<Attempt>, f64), String> {
+    during: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<(Vec<Attempt>, f64)> {
     let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
     let start = Instant::now();
     // Enough workers that each is free again by its next turn.
@@ -87,13 +88,13 @@ fn connect_while(
     let done = during();
     let attempts = client
         .join()
-        .map_err(|_| "the client thread panicked".to_string())??;
+        .map_err(|_| anyhow!("the client thread panicked"))??;
     done?;
     Ok((attempts, event_ms))
 }
 
 /// Fails host `n` while the client connects every `interval`, and measures.
-pub fn measure(lab: &Lab, n: u8, how: Failure, interval: Duration) -> Result<Failover, String> {
+pub fn measure(lab: &Lab, n: u8, how: Failure, interval: Duration) -> anyhow::Result<Failover> {
     let (attempts, at) = connect_while(
         lab,
         Duration::from_millis(3000),
@@ -129,7 +130,7 @@ pub fn run(
     how: Failure,
     interval: Duration,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
     let f = measure(&lab, n, how, interval)?;

@@ -6,14 +6,20 @@
 
 use super::{netns, Lab, PORT, VIP};
 use crate::output::print_json;
+use anyhow::{anyhow, bail, Context};
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_core::mac::MacAddr;
 use nlb_core::wire::ETHERTYPE;
+use nlb_dataplane::link_addr::LinkAddr;
 use nlb_sim::Rng;
+use rustix::io::Errno;
+use rustix::net::{
+    self, AddressFamily, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketFlags, SocketType,
+};
 use serde::Serialize;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -75,6 +81,8 @@ pub struct FloodReport {
 struct Plan {
     kind: FloodKind,
     dst: MacAddr,
+    /// The sending interface's own MAC, the source of SYNs.
+    src: MacAddr,
     /// Last octets of 198.51.100.x a spoofed client may use.
     spoofable: Vec<u8>,
     /// Source MACs junk must never use (the members').
@@ -90,19 +98,19 @@ pub fn flood(
     span: Duration,
     senders: usize,
     from: &str,
-) -> Result<FloodReport, String> {
+) -> anyhow::Result<FloodReport> {
     if matches!(from, "sw" | "switch") {
-        return Err("flood from the client or a host (h1..), not the switch".into());
+        bail!("flood from the client or a host (h1..), not the switch");
     }
     if senders == 0 || senders > 64 {
-        return Err("--senders must be 1..=64".into());
+        bail!("--senders must be 1..=64");
     }
     let ns = lab.role_ns(from)?;
     let mode: OperationMode = lab
         .mode
         .parse()
-        .map_err(|_| format!("lab `{}` has an unknown mode `{}`", lab.name, lab.mode))?;
-    let addressing = ClusterAddressing::new(IpAddr::V4(VIP)).map_err(|e| e.to_string())?;
+        .map_err(|_| anyhow!("lab `{}` has an unknown mode `{}`", lab.name, lab.mode))?;
+    let addressing = ClusterAddressing::new(IpAddr::V4(VIP))?;
     let cluster_mac = addressing.cluster_mac(mode);
     let dst = match (kind, mode) {
         (FloodKind::HeartbeatJunk, OperationMode::Unicast) => MacAddr::BROADCAST,
@@ -123,6 +131,7 @@ pub fn flood(
     let plan = Plan {
         kind,
         dst,
+        src: eth0_mac(&ns)?,
         spoofable,
         members,
         span,
@@ -138,7 +147,7 @@ pub fn flood(
     for t in threads {
         let r = t
             .join()
-            .map_err(|_| "a flood sender panicked".to_string())???;
+            .map_err(|_| anyhow!("a flood sender panicked"))???;
         reports.push(r);
     }
     Ok(FloodReport {
@@ -152,64 +161,30 @@ pub fn flood(
 }
 
 /// The MAC of eth0 in namespace `ns`.
-fn eth0_mac(ns: &str) -> Result<MacAddr, String> {
+fn eth0_mac(ns: &str) -> anyhow::Result<MacAddr> {
     let out = netns::output("ip", &["-n", ns, "-br", "link", "show", "eth0"])?;
     out.split_whitespace()
         .nth(2)
         .and_then(|m| m.parse().ok())
-        .ok_or_else(|| format!("no MAC for eth0 in {ns}: {out}"))
+        .with_context(|| format!("no MAC for eth0 in {ns}: {out}"))
 }
 
-/// A raw socket on eth0 that only sends (protocol 0: it receives nothing), with the
-/// interface's own MAC.
-fn raw_socket() -> io::Result<(OwnedFd, MacAddr)> {
-    let name = c"eth0";
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if ifindex == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: socket, bind and getsockname with a sockaddr_ll we own and fill in.
-    unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_ifindex = ifindex as i32;
-        let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        if libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            len,
-        ) < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        // A bound packet socket names the device's hardware address.
-        let mut got: libc::sockaddr_ll = std::mem::zeroed();
-        let mut got_len = len;
-        if libc::getsockname(
-            fd.as_raw_fd(),
-            (&mut got as *mut libc::sockaddr_ll).cast(),
-            &mut got_len,
-        ) < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        let mut mac = [0u8; 6];
-        mac.copy_from_slice(&got.sll_addr[..6]);
-        Ok((fd, MacAddr(mac)))
-    }
+/// A raw socket on eth0 that only sends (protocol 0: it receives nothing).
+fn raw_socket() -> io::Result<OwnedFd> {
+    let fd = net::socket_with(
+        AddressFamily::PACKET,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let ifindex = net::netdevice::name_to_index(&fd, "eth0")?;
+    net::bind(&fd, &LinkAddr::new(ifindex, 0))?;
+    Ok(fd)
 }
 
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
-    // SAFETY: getrandom writes at most 8 bytes into the buffer we pass.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, 0) };
-    if n == 8 {
+    if let Ok(8) = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
         u64::from_ne_bytes(b)
     } else {
         // Any seed does for junk.
@@ -305,17 +280,15 @@ fn junk_source(rng: &mut Rng, members: &[MacAddr]) -> MacAddr {
 /// which is the lab starving itself, not a flood any host would see. Idle, it sends as
 /// fast as the lab can carry (100,000+ frames/s per sender here) and the hosts
 /// meet the flood as they would from another machine.
-fn send(plan: &Plan) -> Result<SenderReport, String> {
+fn send(plan: &Plan) -> anyhow::Result<SenderReport> {
     let idle = libc::sched_param { sched_priority: 0 };
+    // libc: rustix has no sched_setscheduler.
     // SAFETY: changes the scheduling class of this thread only (pid 0), with a valid
     // parameter block.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &idle) } != 0 {
-        return Err(format!(
-            "setting the sender's scheduling class: {}",
-            io::Error::last_os_error()
-        ));
+        return Err(io::Error::last_os_error()).context("setting the sender's scheduling class");
     }
-    let (fd, own_mac) = raw_socket().map_err(|e| format!("AF_PACKET socket on eth0: {e}"))?;
+    let fd = raw_socket().context("AF_PACKET socket on eth0")?;
     let mut rng = Rng::new(random_seed());
     // Junk payloads are windows into a random pool at random offsets.
     let pool: Vec<u8> = (0..(64 * 1024 + JUNK_MAX) / 8)
@@ -341,7 +314,7 @@ fn send(plan: &Plan) -> Result<SenderReport, String> {
                     let sport = 1024 + (r % (65536 - 1024)) as u16;
                     id = id.wrapping_add(1);
                     let f: &mut [u8; SYN_LEN] = chunk.try_into().expect("SYN_LEN bytes");
-                    syn_frame(f, plan.dst, own_mac, client, sport, id, (r >> 32) as u32);
+                    syn_frame(f, plan.dst, plan.src, client, sport, id, (r >> 32) as u32);
                     lens[i] = SYN_LEN;
                 }
                 FloodKind::HeartbeatJunk => {
@@ -356,50 +329,33 @@ fn send(plan: &Plan) -> Result<SenderReport, String> {
                 }
             }
         }
-        let mut iov: Vec<libc::iovec> = frames
-            .chunks_mut(frame_len)
+        // One frame per message; no destination (the socket is bound), no control.
+        let iov: Vec<IoSlice<'_>> = frames
+            .chunks(frame_len)
             .zip(lens)
-            .map(|(c, len)| libc::iovec {
-                iov_base: c.as_mut_ptr().cast(),
-                iov_len: len,
-            })
+            .map(|(c, len)| IoSlice::new(&c[..len]))
             .collect();
-        // SAFETY: zeroed msghdrs are valid (no name, no control); each points at one
-        // iovec that points into `frames`, all alive across the call.
-        let mut msgs: Vec<libc::mmsghdr> = iov
-            .iter_mut()
-            .map(|v| {
-                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-                m.msg_hdr.msg_iov = v;
-                m.msg_hdr.msg_iovlen = 1;
-                m
-            })
+        let mut control: Vec<SendAncillaryBuffer<'_, '_, '_>> =
+            (0..BATCH).map(|_| SendAncillaryBuffer::default()).collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = iov
+            .chunks(1)
+            .zip(&mut control)
+            .map(|(v, c)| MMsgHdr::new(v, c))
             .collect();
         let mut done = 0;
         while done < BATCH {
-            // SAFETY: sendmmsg on our socket with `BATCH - done` valid headers.
-            let n = unsafe {
-                libc::sendmmsg(
-                    fd.as_raw_fd(),
-                    msgs[done..].as_mut_ptr(),
-                    (BATCH - done) as u32,
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::ENOBUFS) | Some(libc::EAGAIN) => {
-                        // This frame is lost; go on with the next.
-                        refused += 1;
-                        done += 1;
-                    }
-                    Some(libc::EINTR) => {}
-                    _ => return Err(format!("sending on eth0: {e}")),
+            match net::sendmmsg(&fd, &mut msgs[done..], SendFlags::empty()) {
+                Ok(n) => {
+                    sent += n as u64;
+                    done += n;
                 }
-            } else {
-                sent += n as u64;
-                done += n as usize;
+                Err(Errno::NOBUFS | Errno::AGAIN) => {
+                    // This frame is lost; go on with the next.
+                    refused += 1;
+                    done += 1;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(io::Error::from(e)).context("sending on eth0"),
             }
         }
     }
@@ -420,9 +376,9 @@ pub fn run(
     senders: usize,
     from: &str,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err("--seconds must be more than 0 and at most 3600".into());
+        bail!("--seconds must be more than 0 and at most 3600");
     }
     let lab = Lab::open(name)?;
     let report = flood(&lab, kind, Duration::from_secs_f64(seconds), senders, from)?;

@@ -2,51 +2,53 @@
 //! nlbd itself uses netlink), and threads switched into a namespace for talking to
 //! the processes inside without spawning any.
 
+use anyhow::{anyhow, bail, Context};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Runs `ip ARGS`; an error carries ip's message.
-pub fn ip(args: &[&str]) -> Result<(), String> {
+pub fn ip(args: &[&str]) -> anyhow::Result<()> {
     run("ip", args)
 }
 
 /// Runs a program to completion; an error carries its stderr.
-pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
+pub fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| {
-            format!("cannot run {program} (iproute2; scripts/setup.sh installs it): {e}")
+        .with_context(|| {
+            format!("cannot run {program} (iproute2; scripts/setup.sh installs it)")
         })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "{program} {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        )
     }
 }
 
 /// Output of a program, or its error.
-pub fn output(program: &str, args: &[&str]) -> Result<String, String> {
+pub fn output(program: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .with_context(|| format!("cannot run {program}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!(
+        bail!(
             "{program} {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        )
     }
 }
 
@@ -84,20 +86,17 @@ pub fn pids(ns: &str) -> Vec<i32> {
 pub fn run_in<T: Send + 'static>(
     ns: &str,
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
+) -> anyhow::Result<T> {
     let path = Path::new("/run/netns").join(ns);
-    let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::open(&path).with_context(|| path.display().to_string())?;
     let ns = ns.to_string();
     std::thread::spawn(move || {
-        // SAFETY: setns on a namespace file we hold open; it changes this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!(
-                "entering namespace {ns}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        // setns changes this thread only.
+        move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
+            .map_err(std::io::Error::from)
+            .with_context(|| format!("entering namespace {ns}"))?;
         Ok(f())
     })
     .join()
-    .map_err(|_| "a lab thread panicked".to_string())?
+    .map_err(|_| anyhow!("a lab thread panicked"))?
 }

@@ -2,6 +2,7 @@
 //! every line it receives, so a test can hold a connection open and ask which host
 //! serves it before and after a change. The client makes connections to the VIP.
 
+use anyhow::Context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -9,8 +10,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Serves `host ID` on TCP port `port` of every address, forever.
-pub fn serve(id: u8, port: u16) -> Result<(), String> {
-    let listener = TcpListener::bind(("0.0.0.0", port)).map_err(|e| format!("port {port}: {e}"))?;
+pub fn serve(id: u8, port: u16) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("port {port}"))?;
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || answer(id, stream));
     }

@@ -54,17 +54,17 @@ fn collect(v: &Value, group: &str, out: &mut Vec<String>) {
 }
 
 /// Runs the agent for the cluster of `vip` on `bridge`, forever.
-pub fn run(vip: IpAddr, bridge: &str) -> Result<(), String> {
-    let addressing = ClusterAddressing::new(vip).map_err(|e| e.to_string())?;
+pub fn run(vip: IpAddr, bridge: &str) -> anyhow::Result<()> {
+    let addressing = ClusterAddressing::new(vip)?;
     let group = addressing.igmp_group();
     let mac = addressing.cluster_mac(OperationMode::IgmpMulticast);
-    let mut switch = LabSwitch::load(mac).map_err(|e| e.to_string())?;
+    let mut switch = LabSwitch::load(mac)?;
     let mut attached = Vec::new();
     let mut members_before = None;
     loop {
         for p in ports(bridge) {
             if !attached.contains(&p) {
-                switch.attach(&p).map_err(|e| e.to_string())?;
+                switch.attach(&p)?;
                 eprintln!("switch: snooping by MAC on port {p}");
                 attached.push(p);
             }
@@ -80,7 +80,7 @@ pub fn run(vip: IpAddr, bridge: &str) -> Result<(), String> {
                 }
             );
             let indexes: Vec<u32> = members.iter().filter_map(|p| ifindex(p)).collect();
-            switch.set_members(&indexes).map_err(|e| e.to_string())?;
+            switch.set_members(&indexes)?;
             members_before = Some(members);
         }
         std::thread::sleep(Duration::from_millis(200));

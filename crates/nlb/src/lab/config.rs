@@ -1,0 +1,35 @@
+//! The configuration file each host of a lab runs with.
+
+use super::{Lab, VIP};
+
+/// Host `n`'s configuration file: the lab's cluster (its mode and timers, one rule
+/// for the service on TCP 80) and the key file at `key`.
+pub(super) fn host_config(lab: &Lab, n: u8, key: &std::path::Path) -> String {
+    format!(
+        r#"# Host {n} of lab `{name}` (written by `nlb lab up`).
+[cluster]
+name = "{name}"
+vip = "{VIP}"
+mode = "{mode}"
+key_file = "{key}"
+{timers}
+[[cluster.rule]]
+name = "web"
+ports = 80
+protocol = "tcp"
+affinity = "none"
+
+[host]
+id = {n}
+interface = "eth0"
+"#,
+        name = lab.name,
+        mode = lab.mode,
+        key = key.display(),
+        timers = lab
+            .timers
+            .map_or(String::new(), |(period, tolerance)| format!(
+                "heartbeat_period_ms = {period}\nloss_tolerance = {tolerance}\n"
+            )),
+    )
+}
