@@ -260,14 +260,20 @@ static __always_inline __u32 conn_way(const struct conn_bucket *b, const struct 
 	return CONN_WAYS;
 }
 
-/* The first free way of bucket b, or CONN_WAYS. */
-static __always_inline __u32 conn_way_free(const struct conn_bucket *b)
+/* The way of bucket b holding k, else its first free way, else CONN_WAYS: one pass
+ * over the ways' addresses. */
+static __always_inline __u32 conn_way_or_free(const struct conn_bucket *b, const struct flow_key *k)
 {
+	__u32 free = CONN_WAYS;
 #pragma unroll
-	for (__u32 i = 0; i < CONN_WAYS; i++)
-		if (!b->addrs[i])
+	for (__u32 i = 0; i < CONN_WAYS; i++) {
+		__u64 a = b->addrs[i];
+		if (a == k->addrs && b->ports[i] == k->ports)
 			return i;
-	return CONN_WAYS;
+		if (!a && free == CONN_WAYS)
+			free = i;
+	}
+	return free;
 }
 
 /* Makes the bucket's sequence odd: this CPU may change the bucket until conn_unlock.
@@ -313,9 +319,7 @@ static __always_inline void conn_insert(const struct config *cfg, const struct f
 		return;
 	/* The same flow again (a retransmitted SYN), else a free way, else an idle one,
 	 * else the unconfirmed way seen longest ago. Confirmed connections stay. */
-	__u32 way = conn_way(b, k);
-	if (way == CONN_WAYS)
-		way = conn_way_free(b);
+	__u32 way = conn_way_or_free(b, k);
 	if (way == CONN_WAYS) {
 		__u64 oldest = ~0ULL;
 #pragma unroll
@@ -405,11 +409,6 @@ static __always_inline int established(const struct config *cfg, struct flow_key
  * transition (released, new-flows-only and pending slots) the table decides. */
 static __always_inline int decide(const struct verdict_in *in)
 {
-	struct flow_key key = {
-		.addrs = ((__u64)in->vip << 32) | in->client,
-		.ports = ((__u32)in->server_port << 16) | in->client_port,
-	};
-
 	/* Without ports (ICMP other than errors about a flow, other protocols) no rule
 	 * covers a packet: it is the default host's. */
 	struct rule_ref ref = { .rule = FIXED.nr_rules, .filtering = FILTER_SINGLE };
@@ -442,6 +441,11 @@ static __always_inline int decide(const struct verdict_in *in)
 	const struct config *cfg = config();
 	if (!cfg)
 		return 0;
+	/* Likewise the connection table's key. */
+	struct flow_key key = {
+		.addrs = ((__u64)in->vip << 32) | in->client,
+		.ports = ((__u32)in->server_port << 16) | in->client_port,
+	};
 
 	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
