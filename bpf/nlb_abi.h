@@ -97,7 +97,7 @@ struct config {
 	/* Confirmed connection table entries idle longer than this are forgotten. */
 	__u64 idle_timeout_ns;
 	__u8 cluster_mac[6];
-	/* Admitted frames sent to a group MAC are re-addressed to this MAC, so the
+	/* Admitted frames sent to the cluster MAC are re-addressed to this MAC, so the
 	 * stack treats them as sent to this host (CLUSTERIP set pkt_type instead). */
 	__u8 own_mac[6];
 	/* Source MAC of frames this program transmits (ARP replies). */

@@ -481,13 +481,13 @@ static __always_inline int decide(const struct verdict_in *in)
 
 static __always_inline int pass_to_host(struct ethhdr *eth)
 {
-	/* Frames to a group MAC would reach the stack as PACKET_MULTICAST, which TCP
-	 * drops: address them to this host. */
-	if (eth->h_dest[0] & 1) {
-		const struct config *cfg = config();
-		if (cfg)
-			__builtin_memcpy(eth->h_dest, cfg->own_mac, 6);
-	}
+	/* An admitted frame came to the cluster MAC: a group MAC (multicast modes), which
+	 * the stack would take as PACKET_MULTICAST, or a second unicast MAC the NIC
+	 * receives (unicast mode), which it would take as another host's. TCP drops
+	 * both: address it to this host. */
+	const struct config *cfg = config();
+	if (cfg)
+		__builtin_memcpy(eth->h_dest, cfg->own_mac, 6);
 	return XDP_PASS;
 }
 

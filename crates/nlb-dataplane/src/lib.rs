@@ -11,10 +11,9 @@ mod conntable;
 pub mod lab_switch;
 pub mod link_addr;
 mod mapped;
-pub mod mask;
 pub mod packet;
 pub mod pkt_type;
-mod tc;
+pub mod tc;
 
 pub use abi::COUNTER_NAMES;
 use abi::{affinity_byte, filtering_byte, slot_byte, Config, Fixed, PortRules, RuleRef, SlotChunk};

@@ -6,6 +6,8 @@
 use crate::tc::{self, TcProgram};
 use crate::Error;
 use aya::programs::TcAttachType;
+use aya::EbpfLoader;
+use nlb_core::mac::MacAddr;
 
 /// The compiled program.
 pub static PKT_TYPE_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nlb_pkt_type.o"));
@@ -18,10 +20,17 @@ pub struct PacketTypeFix {
 }
 
 impl PacketTypeFix {
-    /// Loads it.
-    pub fn load() -> Result<Self, Error> {
+    /// Loads it for a host whose own MAC is `own`.
+    pub fn load(own: MacAddr) -> Result<Self, Error> {
+        let mut mac = [0u8; 8];
+        mac[..6].copy_from_slice(&own.0);
         Ok(PacketTypeFix {
-            program: TcProgram::load(PKT_TYPE_OBJECT, PKT_TYPE_PROGRAM, TcAttachType::Ingress)?,
+            program: TcProgram::load_with(
+                PKT_TYPE_OBJECT,
+                PKT_TYPE_PROGRAM,
+                TcAttachType::Ingress,
+                EbpfLoader::new().override_global("OWN_MAC", &mac, true),
+            )?,
         })
     }
 

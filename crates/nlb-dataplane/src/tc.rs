@@ -2,10 +2,10 @@
 //! through netlink so that it outlives the daemon, and removing it (also one a crashed
 //! daemon left) by name.
 
-use crate::{Error, RunResult};
+use crate::Error;
 use aya::programs::tc::{self, NlOptions, TcAttachOptions};
 use aya::programs::{SchedClassifier, TcAttachType};
-use aya::Ebpf;
+use aya::{Ebpf, EbpfLoader};
 
 /// One loaded tc program.
 pub(crate) struct TcProgram {
@@ -15,13 +15,17 @@ pub(crate) struct TcProgram {
 }
 
 impl TcProgram {
-    /// Loads program `name` of `object`, for the `direction` of an interface.
-    pub(crate) fn load(
+    /// Loads program `name` of `object`, for the `direction` of an interface, with
+    /// `loader` (set up with the program's read-only data).
+    pub(crate) fn load_with(
         object: &[u8],
         name: &'static str,
         direction: TcAttachType,
+        loader: &mut EbpfLoader<'_>,
     ) -> Result<Self, Error> {
-        let ebpf = Ebpf::load(object).map_err(|e| Error::Load(e.to_string()))?;
+        let ebpf = loader
+            .load(object)
+            .map_err(|e| Error::Load(e.to_string()))?;
         let mut p = TcProgram {
             ebpf,
             name,
@@ -63,11 +67,6 @@ impl TcProgram {
         Ok(added)
     }
 
-    /// Runs it on one frame with BPF_PROG_RUN.
-    pub(crate) fn test_run(&mut self, frame: &[u8]) -> Result<RunResult, Error> {
-        crate::test_run(self.program()?, frame, 1)
-    }
-
     fn program(&mut self) -> Result<&mut SchedClassifier, Error> {
         let name = self.name;
         self.ebpf
@@ -76,6 +75,12 @@ impl TcProgram {
             .try_into()
             .map_err(|e| Error::Load(format!("{e:?}")))
     }
+}
+
+/// Removes every program called `name` from the egress of `interface` (also one an
+/// earlier version left). None there is not an error.
+pub fn detach_egress(interface: &str, name: &str) -> Result<(), Error> {
+    detach_all(interface, TcAttachType::Egress, name)
 }
 
 /// Removes every program called `name` from the `direction` of `interface`. None there

@@ -340,6 +340,38 @@ pub enum LabCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Move hosts' switch ports to the lab's other switch at once, as a hypervisor's
+    /// live migration of every VM does, while the client connects and holds connections
+    /// open; reports recovery, resets, stalls, shares and who answers ARP.
+    ///
+    /// The first move adds the second switch (br1, joined to br0 by a trunk; br0's
+    /// queries reach it over the trunk). Each port leaves its bridge (which forgets its
+    /// MAC and group entries), stays down for the blackout and joins the other bridge.
+    Migrate {
+        /// The hosts to move (h1..); all when none is named.
+        hosts: Vec<String>,
+        /// How long each port stays down.
+        #[arg(long, value_name = "MS", default_value_t = 300)]
+        blackout_ms: u64,
+        /// Send the hypervisor's RARP (EtherType 0x8035, source the VM NIC's MAC) from
+        /// each port once it is back, below the host's qdisc (as from outside the guest).
+        #[arg(long)]
+        rarp: bool,
+        /// Bring the ports back this far apart, one after another (0: all at once).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        out_of_phase_ms: u64,
+        /// Connections the client holds open across the move.
+        #[arg(long, default_value_t = 20)]
+        held: usize,
+        /// Start a new connection every MS milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 20)]
+        interval_ms: u64,
+        #[command(flatten)]
+        name: LabName,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Connections from the client to the VIP: how many each host served, and failures.
     Traffic {
         /// Number of connections, one after another.
@@ -431,7 +463,8 @@ pub enum LabCommand {
     Switch {
         #[arg(long)]
         vip: std::net::IpAddr,
-        #[arg(long, default_value = "br0")]
+        /// The prefix of the bridges' names (br0, br1, ...).
+        #[arg(long, default_value = "br")]
         bridge: String,
     },
 }
@@ -500,6 +533,7 @@ impl Command {
             | Command::Lab(
                 LabCommand::Status { json, .. }
                 | LabCommand::Failover { json, .. }
+                | LabCommand::Migrate { json, .. }
                 | LabCommand::Traffic { json, .. }
                 | LabCommand::Bench { json, .. }
                 | LabCommand::Flood { json, .. },

@@ -51,6 +51,28 @@ fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
             name,
         } => lab::start(&name.name, &host, !no_wait, wall_clock_offset.as_deref()),
         LabCommand::Handoff { host, name } => lab::handoff(&name.name, &host),
+        LabCommand::Migrate {
+            hosts,
+            blackout_ms,
+            rarp,
+            out_of_phase_ms,
+            held,
+            interval_ms,
+            name,
+            json,
+        } => lab::migrate::run(
+            &name.name,
+            (!hosts.is_empty()).then_some(hosts),
+            lab::migrate::Move {
+                hosts: Vec::new(),
+                blackout: std::time::Duration::from_millis(blackout_ms),
+                rarp,
+                out_of_phase: std::time::Duration::from_millis(out_of_phase_ms),
+                held,
+                interval: std::time::Duration::from_millis(interval_ms.max(1)),
+            },
+            json,
+        ),
         LabCommand::Failover {
             host,
             how,

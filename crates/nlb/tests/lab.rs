@@ -350,9 +350,19 @@ fn tc_in(lab: &Lab, role: &str, args: &[&str]) -> String {
 }
 
 #[test]
-fn native_xdp_on_veth() {
-    // The multicast modes re-address admitted frames, the case veth needs a fix for.
-    let lab = Lab::up_with("n", "multicast", 3, &["--native-xdp"]);
+fn native_xdp_on_veth_multicast() {
+    native_xdp_on_veth("multicast", "n");
+}
+
+#[test]
+fn native_xdp_on_veth_unicast() {
+    native_xdp_on_veth("unicast", "nu");
+}
+
+/// The data path re-addresses admitted frames from the cluster MAC (a group MAC, or in
+/// unicast mode a second unicast MAC) to the host's own: the case veth needs a fix for.
+fn native_xdp_on_veth(mode: &str, tag: &str) {
+    let lab = Lab::up_with(tag, mode, 3, &["--native-xdp"]);
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
     for h in ["h1", "h2", "h3"] {
         let link = ip_in(&lab, h, &["-d", "link", "show", "eth0"]);

@@ -10,7 +10,6 @@ use anyhow::Context;
 use netlink_packet_route::link::InfoKind;
 use nlb_core::config::ClusterConfig;
 use nlb_core::mac::MacAddr;
-use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::pkt_type::PacketTypeFix;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
 use std::net::Ipv4Addr;
@@ -56,7 +55,7 @@ pub fn install(
         nic_mac,
         generic_xdp,
     } = *host;
-    let (cluster_mac, tx_mac) = (macs.cluster, macs.tx);
+    let cluster_mac = macs.cluster;
     let unicast = cluster.mode == nlb_core::addressing::OperationMode::Unicast;
     let mut dp = Dataplane::load(cluster)?;
     dp.set_macs(macs)?;
@@ -89,7 +88,7 @@ pub fn install(
         // veth runs native XDP on the skb it was handed: frames the program re-addressed
         // from a group MAC to this host would stay multicast to the stack, and TCP
         // would drop them (a NIC builds its skb after XDP and needs no such fix).
-        let mut fix = PacketTypeFix::load()?;
+        let mut fix = PacketTypeFix::load(macs.own)?;
         changes.record(|c| c.pkt_type_fix = true)?;
         let added = fix
             .attach(iface)
@@ -117,21 +116,18 @@ pub fn install(
         netlink::address(lo_index, *v, 32, true).with_context(|| format!("adding {v} to lo"))?;
     }
     if unicast {
-        // Masking first, so that no frame ever leaves with the cluster MAC as source
-        // (the switch would learn it and send the cluster's traffic to this port).
-        let mut mask = SourceMask::load(cluster_mac, tx_mac)?;
-        changes.record(|c| c.mask = true)?;
-        let added = mask
-            .attach(iface)
-            .with_context(|| format!("source masking on {iface}"))?;
-        changes.record(|c| c.clsact_added |= added)?;
-        changes.record(|c| c.original_mac = Some(nic_mac.0))?;
-        netlink::set_mac(ifindex, cluster_mac.0)
-            .with_context(|| format!("setting the cluster MAC {cluster_mac} on {iface}"))?;
+        // The NIC keeps its own MAC, which every frame it sends carries (so no switch
+        // ever learns the cluster MAC, and a hypervisor that announces the VM's MAC
+        // after a migration announces a harmless one), and receives the cluster MAC
+        // beside it: in its unicast filter, or promiscuous where it has none.
+        changes.record(|c| c.unicast_filter = Some(cluster_mac.0))?;
+        netlink::unicast_filter(ifindex, cluster_mac.0, true).with_context(|| {
+            format!("receiving the cluster MAC {cluster_mac} on {iface} (bridge fdb add ... self)")
+        })?;
         log.info(
             ktime_now(),
             format!(
-                "unicast: {iface} now has the cluster MAC {cluster_mac}; frames leave as {tx_mac}"
+                "unicast: {iface} receives the cluster MAC {cluster_mac} beside its own {nic_mac}, which its frames carry"
             ),
         );
     }

@@ -4,11 +4,14 @@
 //! sequence number, and only the acknowledgement that echoes it is taken as the answer.
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE,
-    NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage, LinkXdp};
+use netlink_packet_route::neighbour::{
+    NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -169,4 +172,28 @@ pub fn delete_clsact(ifindex: u32) -> io::Result<()> {
         0,
         |errno| errno == Errno::NOENT.raw_os_error() || errno == Errno::INVAL.raw_os_error(),
     )
+}
+
+/// Adds (`add`) or removes `mac` among the unicast addresses `ifindex` receives besides
+/// its own (`bridge fdb add MAC dev IF self permanent`): a NIC with a unicast filter
+/// takes it into the filter, one without (veth) turns promiscuous. An address already
+/// there, or already gone, is not an error.
+pub fn unicast_filter(ifindex: u32, mac: [u8; 6], add: bool) -> io::Result<()> {
+    let mut message = NeighbourMessage::default();
+    message.header.family = AddressFamily::Bridge;
+    message.header.ifindex = ifindex;
+    message.header.state = NeighbourState::Permanent;
+    message.header.flags = NeighbourFlags::Own;
+    message.attributes = vec![NeighbourAttribute::LinkLayerAddress(mac.to_vec())];
+    if add {
+        transact(
+            RouteNetlinkMessage::NewNeighbour(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+            |errno| errno == Errno::EXIST.raw_os_error(),
+        )
+    } else {
+        transact(RouteNetlinkMessage::DelNeighbour(message), 0, |errno| {
+            errno == Errno::NOENT.raw_os_error() || errno == Errno::ADDRNOTAVAIL.raw_os_error()
+        })
+    }
 }

@@ -88,7 +88,6 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     let addressing = ClusterAddressing::new(cluster.vip)?;
     let cluster_mac = addressing.cluster_mac(cluster.mode);
     let unicast = cluster.mode == OperationMode::Unicast;
-    let masked_mac = addressing.masked_source_mac(config.host.id.get());
     let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
     let loss_window = period * cluster.loss_tolerance;
     // What an earlier nlbd left: a data path handed off to us, adopted if it is fresh
@@ -96,11 +95,7 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     let mut adopted = None;
     if let Some(mut left) = state::leftover(iface) {
         if let Some(h) = left.handoff.take() {
-            let tx = if unicast {
-                masked_mac
-            } else {
-                link::mac(iface).with_context(|| iface.clone())?
-            };
+            let tx = link::mac(iface).with_context(|| iface.clone())?;
             match adopt(&config, key, &h, tx, loss_window) {
                 Ok((dp, node)) => {
                     log.info(
@@ -146,12 +141,9 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         }
     }
     let nic_mac = link::mac(iface).with_context(|| iface.clone())?;
-    // Unicast: the NIC takes the cluster MAC and frames leave with the masked MAC.
-    let (own_mac, tx_mac) = if unicast {
-        (cluster_mac, masked_mac)
-    } else {
-        (nic_mac, nic_mac)
-    };
+    // In every mode the NIC keeps its own MAC and frames leave with it (unicast mode
+    // receives the cluster MAC beside it: see install).
+    let (own_mac, tx_mac) = (nic_mac, nic_mac);
 
     let signals = Signals::register()?;
 

@@ -4,7 +4,6 @@
 
 use crate::netlink;
 use anyhow::Context;
-use nlb_dataplane::mask::SourceMask;
 use nlb_dataplane::pkt_type::PacketTypeFix;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -21,8 +20,13 @@ pub struct Changed {
     pub vips: Vec<Ipv4Addr>,
     /// The interface's MAC before unicast mode set the cluster MAC.
     pub original_mac: Option<[u8; 6]>,
-    /// A masking program is attached at the interface's egress.
+    /// A masking program is attached at the interface's egress (nlbd before 0.2 in
+    /// unicast mode; undone when an older nlbd's record is found).
+    #[serde(default)]
     pub mask: bool,
+    /// Unicast mode: the cluster MAC added to the interface's unicast filter.
+    #[serde(default)]
+    pub unicast_filter: Option<[u8; 6]>,
     /// The packet type fix is attached at the interface's ingress (veth, native XDP).
     #[serde(default)]
     pub pkt_type_fix: bool,
@@ -160,8 +164,13 @@ pub fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &Changed) {
         }
     }
     if changed.mask {
-        if let Err(e) = SourceMask::detach_all(interface) {
+        if let Err(e) = nlb_dataplane::tc::detach_egress(interface, "nlb_mask") {
             warn!("could not remove the source masking program: {e}");
+        }
+    }
+    if let Some(mac) = changed.unicast_filter {
+        if let Err(e) = netlink::unicast_filter(ifindex, mac, false) {
+            warn!("could not remove the cluster MAC from {interface}'s unicast filter: {e}");
         }
     }
     if changed.pkt_type_fix {

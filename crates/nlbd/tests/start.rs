@@ -220,10 +220,10 @@ fn start_refusals_crash_cleanup_and_stop() {
         stderr(&out)
     );
     assert!(host.daemons[first].try_wait().unwrap().is_none());
-    assert_eq!(
-        host.sh("cat /sys/class/net/eth0/address").trim(),
-        "02:bf:c6:33:64:0a"
-    );
+    // Unicast: the NIC keeps its own MAC and receives the cluster MAC beside it.
+    assert_eq!(host.sh("cat /sys/class/net/eth0/address"), mac_before);
+    let fdb = host.sh("bridge fdb show dev eth0");
+    assert!(fdb.contains("02:bf:c6:33:64:0a self permanent"), "{fdb}");
 
     // A crash leaves everything in place, fenced; the next start undoes it first.
     host.stop(first, "KILL");
@@ -238,9 +238,12 @@ fn start_refusals_crash_cleanup_and_stop() {
 
     assert_eq!(host.sh(unresolved_queue).trim(), "8192");
 
-    // A stop restores the MAC, sysctls, addresses, programs.
+    // A stop restores the unicast filter, sysctls, addresses, programs.
     host.stop(second, "TERM");
     assert_eq!(host.sh("cat /sys/class/net/eth0/address"), mac_before);
+    assert!(!host
+        .sh("bridge fdb show dev eth0")
+        .contains("02:bf:c6:33:64:0a"));
     assert!(!host.sh("ip -d link show dev eth0").contains("xdp"));
     assert!(!host.sh("ip addr show dev lo").contains("198.51.100.10"));
     assert_eq!(

@@ -39,7 +39,7 @@ pub struct Failover {
 /// A connection attempt started every `interval` from the client for `span`, side by
 /// side, while `during` runs `at` after the start; returns the attempts in order and
 /// when `during` ran (ms from the start).
-fn connect_while(
+pub(super) fn connect_while(
     lab: &Lab,
     span: Duration,
     interval: Duration,

@@ -21,6 +21,7 @@ pub mod demo;
 pub mod failover;
 pub mod flood;
 mod hosts;
+pub mod migrate;
 pub mod netns;
 pub mod service;
 pub mod switch;

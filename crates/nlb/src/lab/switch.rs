@@ -1,8 +1,11 @@
 //! The lab switch's agent (`nlb lab switch`, run inside the switch namespace): MAC-based
-//! IGMP snooping. It attaches `bpf/lab_switch.c` to the egress of every bridge port and
-//! keeps the set of member ports equal to the ports the bridge's MDB lists for the
-//! cluster's group, so frames to the IGMP-mode cluster MAC leave only towards hosts
-//! that joined 239.255.Y.Z, as on a switch that snoops by MAC.
+//! IGMP snooping. It attaches `bpf/lab_switch.c` to the egress of every port of every
+//! bridge (the lab's switches: br0, and br1 once `nlb lab migrate` adds it) and keeps
+//! the set of member ports equal to the ports the bridges' MDBs list for the cluster's
+//! group, so frames to the IGMP-mode cluster MAC leave only towards hosts that joined
+//! 239.255.Y.Z, as on a switch that snoops by MAC. A port that moves to another bridge
+//! keeps its filter and is a member where that bridge's MDB says so: the bridge it
+//! left forgot it, the one it joined learns it from the host's next report.
 
 use nlb_core::addressing::{ClusterAddressing, OperationMode};
 use nlb_dataplane::lab_switch::LabSwitch;
@@ -13,6 +16,19 @@ use std::time::Duration;
 /// The ports enslaved to `bridge`.
 fn ports(bridge: &str) -> Vec<String> {
     super::netns::names_in(format!("/sys/class/net/{bridge}/brif"))
+}
+
+/// The bridges of this namespace whose names start with `prefix`.
+fn bridges(prefix: &str) -> Vec<String> {
+    let mut found: Vec<String> = super::netns::names_in("/sys/class/net")
+        .into_iter()
+        .filter(|d| {
+            d.starts_with(prefix)
+                && std::path::Path::new(&format!("/sys/class/net/{d}/bridge")).exists()
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 fn ifindex(port: &str) -> Option<u32> {
@@ -38,6 +54,17 @@ pub fn mdb_members(bridge: &str, group: IpAddr) -> Vec<String> {
     out
 }
 
+/// The ports the MDBs of every bridge named `prefix*` list for `group`.
+pub fn group_ports(prefix: &str, group: IpAddr) -> Vec<String> {
+    let mut members: Vec<String> = bridges(prefix)
+        .iter()
+        .flat_map(|b| mdb_members(b, group))
+        .collect();
+    members.sort();
+    members.dedup();
+    members
+}
+
 fn collect(v: &Value, group: &str, out: &mut Vec<String>) {
     match v {
         Value::Array(a) => a.iter().for_each(|x| collect(x, group, out)),
@@ -53,7 +80,7 @@ fn collect(v: &Value, group: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Runs the agent for the cluster of `vip` on `bridge`, forever.
+/// Runs the agent for the cluster of `vip` on the bridges named `bridge*`, forever.
 pub fn run(vip: IpAddr, bridge: &str) -> anyhow::Result<()> {
     let addressing = ClusterAddressing::new(vip)?;
     let group = addressing.igmp_group();
@@ -62,14 +89,17 @@ pub fn run(vip: IpAddr, bridge: &str) -> anyhow::Result<()> {
     let mut attached = Vec::new();
     let mut members_before = None;
     loop {
-        for p in ports(bridge) {
-            if !attached.contains(&p) {
-                switch.attach(&p)?;
-                eprintln!("switch: snooping by MAC on port {p}");
-                attached.push(p);
+        let bridges = bridges(bridge);
+        for b in &bridges {
+            for p in ports(b) {
+                if !attached.contains(&p) {
+                    switch.attach(&p)?;
+                    eprintln!("switch: snooping by MAC on port {p} of {b}");
+                    attached.push(p);
+                }
             }
         }
-        let members = mdb_members(bridge, group);
+        let members = group_ports(bridge, group);
         if members_before.as_ref() != Some(&members) {
             eprintln!(
                 "switch: group {group} ({mac}) members: {}",

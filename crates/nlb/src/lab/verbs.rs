@@ -43,7 +43,7 @@ pub fn status(name: &str, json: bool) -> anyhow::Result<ExitCode> {
         let sw = lab.ns("sw");
         let group = nlb_core::addressing::ClusterAddressing::new(IpAddr::V4(VIP))?.igmp_group();
         Some(netns::run_in(&sw, move || {
-            switch::mdb_members("br0", group)
+            switch::group_ports("br", group)
         })?)
     } else {
         None
