@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         let members = v.view().count();
         assert_eq!(members, v.member_count());
         assert_eq!(v.rules().count(), v.rule_count());
-        let _ = (v.src(), v.dst(), v.state(), v.seq(), v.committed(), v.held(), v.age());
+        let _ = (v.src(), v.dst(), v.state(), v.seq(), v.committed(), v.held(), v.age(), v.vip_frames());
         for m in v.view() {
             assert!(v.has_member(m.id));
         }

@@ -4,7 +4,7 @@
 //! ```text
 //! Ethernet: dst(6) src(6) ethertype(2) = 0x88b5
 //! payload (big-endian):
-//!   0  magic "NLB"            3   version (2)
+//!   0  magic "NLB"            3   version (3)
 //!   4  host id                5   host state      6  flags      7  rule count (<= 32)
 //!   8  cluster digest (16)
 //!  24  incarnation nonce (u64, random at every start)
@@ -12,14 +12,15 @@
 //!  40  proposed view digest (u64)                48  committed view digest (u64)
 //!  56  connections held in released slots (u32)
 //!  60  incarnation age in ms (u64: time since this incarnation started)
-//!  68  member bitmap (32 bytes, bit i = host id i)
-//! 100  per rule: weight, priority, rule flags     (3 bytes each)
+//!  68  VIP frames per second the sender's data path sees (u32, saturating)
+//!  72  member bitmap (32 bytes, bit i = host id i)
+//! 104  per rule: weight, priority, rule flags     (3 bytes each)
 //!   .  per member, in id order: state (bit 7: fresh), settings digest (u8), ack (u24)
 //!   .  held-slot filter: 0..=256 bytes, a multiple of 8 (see `convergence::HeldFilter`)
 //!   .  tag: keyed BLAKE3 of everything before it, Ethernet header included (16 bytes)
 //! ```
 //!
-//! At 255 members and 32 rules the payload is 1487 bytes before the filter, which then
+//! At 255 members and 32 rules the payload is 1491 bytes before the filter, which then
 //! gets the 8 bytes left of a 1500-byte frame. [`HeartbeatView`] reads a frame without
 //! copying and checks every length before any access; [`Heartbeat::encode`] writes one;
 //! both take their offsets from [`field`].
@@ -29,7 +30,7 @@ use crate::mac::MacAddr;
 /// The EtherType of heartbeats: IEEE 802 local experimental EtherType 1.
 pub const ETHERTYPE: u16 = 0x88b5;
 /// Protocol version written and accepted.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Bytes of the Ethernet header.
 pub const ETH_HEADER_LEN: usize = 14;
 /// Bytes of the fixed part of the payload.
@@ -79,10 +80,12 @@ pub mod field {
     pub const HELD: usize = 56;
     /// Incarnation age in ms, u64.
     pub const AGE: usize = 60;
+    /// VIP frames per second the sender's data path sees, u32.
+    pub const VIP_FRAMES: usize = 68;
     /// Member bitmap, 32 bytes.
-    pub const MEMBERS: std::ops::Range<usize> = 68..100;
+    pub const MEMBERS: std::ops::Range<usize> = 72..104;
     /// Where the per-rule settings start.
-    pub const RULES: usize = 100;
+    pub const RULES: usize = 104;
 }
 
 /// A host's state as advertised on the wire.
@@ -376,6 +379,11 @@ impl<'a> HeartbeatView<'a> {
         std::time::Duration::from_millis(be64(self.payload(), field::AGE))
     }
 
+    /// VIP frames per second the sender's data path sees.
+    pub fn vip_frames(&self) -> u32 {
+        be32(self.payload(), field::VIP_FRAMES)
+    }
+
     /// The sender's held-slot filter (empty when it holds nothing, or had no room).
     pub fn held_filter(&self) -> &'a [u8] {
         let p = self.payload();
@@ -459,6 +467,8 @@ pub struct Heartbeat {
     pub boot_nonce: u64,
     /// Time since the sender's incarnation started (ms resolution on the wire).
     pub age: std::time::Duration,
+    /// VIP frames per second the sender's data path sees.
+    pub vip_frames: u32,
     /// Sequence number.
     pub seq: u64,
     /// Proposed view digest.
@@ -512,6 +522,7 @@ impl Heartbeat {
         f.extend_from_slice(&self.committed.unwrap_or(0).to_be_bytes());
         f.extend_from_slice(&self.held.to_be_bytes());
         f.extend_from_slice(&(self.age.as_millis() as u64).to_be_bytes());
+        f.extend_from_slice(&self.vip_frames.to_be_bytes());
         debug_assert_eq!(f.len(), ETH_HEADER_LEN + field::MEMBERS.start);
         let mut bitmap = [0u8; 32];
         for m in &view {
@@ -548,6 +559,7 @@ mod tests {
             cluster_digest: [9; 16],
             boot_nonce: 0x0102_0304_0506_0708,
             age: std::time::Duration::from_millis(123_456),
+            vip_frames: 98_765,
             seq: 42,
             proposed: 0xdead_beef,
             committed: Some(0xfeed),
@@ -597,6 +609,7 @@ mod tests {
         assert!(v.member(6).is_none());
         assert_eq!(v.src(), h.src);
         assert_eq!(v.age(), h.age);
+        assert_eq!(v.vip_frames(), 98_765);
         assert!(v.held_filter().is_empty());
     }
 
@@ -630,7 +643,7 @@ mod tests {
     #[test]
     fn fits_one_frame_at_255_hosts_and_32_rules() {
         let f = sample(255, 32).encode(&KEY);
-        assert_eq!(f.len() - ETH_HEADER_LEN, 1487);
+        assert_eq!(f.len() - ETH_HEADER_LEN, 1491);
         assert!(f.len() - ETH_HEADER_LEN <= 1500);
         assert_eq!(HeartbeatView::parse(&f, &KEY).unwrap().member_count(), 255);
     }

@@ -415,3 +415,36 @@ fn a_short_blackout_of_every_host_fences_new_flows_only_briefly() {
         assert_eq!(lab.nodes[0].committed_members().len(), 3);
     }
 }
+
+#[test]
+fn a_member_that_sees_few_vip_frames_is_reported_by_every_host() {
+    let mut lab = Lab::new(&[config(1, ""), config(2, ""), config(3, "")]);
+    lab.run_for(800);
+    // Host 2's port gets every frame to the cluster MAC, the others hardly any.
+    for (i, n) in [3, 150, 2].into_iter().enumerate() {
+        lab.nodes[i].note_vip_frames(n);
+    }
+    lab.run_for(1000);
+    assert!(
+        lab.nodes[0].snapshot(lab.now).reception.is_none(),
+        "reported before it held for 2 s"
+    );
+    lab.run_for(1500);
+    for i in 0..3 {
+        let r = lab.nodes[i].snapshot(lab.now).reception.expect("reported");
+        assert_eq!(
+            (r.starved, r.seeing, r.most),
+            (vec![HostId(1), HostId(3)], vec![HostId(2)], 150)
+        );
+        assert!(lab.events[i]
+            .iter()
+            .any(|e| matches!(e, Event::VipFramesUneven(_))));
+    }
+    // Evenly spread again (or too little traffic to tell): the warning goes.
+    for i in 0..3 {
+        lab.nodes[i].note_vip_frames(140);
+    }
+    lab.run_for(2500);
+    assert!(lab.nodes[0].snapshot(lab.now).reception.is_none());
+    assert!(lab.events[0].contains(&Event::VipFramesEven));
+}

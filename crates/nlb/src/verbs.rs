@@ -192,6 +192,9 @@ fn print_status(s: &Status, full: bool) {
     if let Some(why) = &s.standing_aside {
         println!("Host {} stands aside: {why}.", s.host);
     }
+    if let Some(p) = &s.reception_problem {
+        println!("Warning: {}.\n  Fix: {}.", p.cause, p.fix);
+    }
     println!();
     print_rules(&s.rules);
     if !full {
@@ -223,6 +226,16 @@ fn print_status(s: &Status, full: bool) {
     );
     if let Some(l) = s.lease_left_ms {
         println!("Lease: {l} ms left");
+    }
+    if !s.vip_frames.is_empty() {
+        println!(
+            "VIP frames a second seen by each member: {}",
+            s.vip_frames
+                .iter()
+                .map(|m| format!("host {} {}", m.host, m.per_second))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     println!(
         "Data path: {} connection(s) tracked; packets: {}",

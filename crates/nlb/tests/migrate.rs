@@ -40,6 +40,7 @@ fn survives_migrations(mode: &str, tag: &str) {
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
     migrate(&lab, &[]);
     migrate(&lab, &["--rarp"]);
+    migrate(&lab, &["--out-of-phase-ms", "150"]);
     migrate(&lab, &["--rarp", "--out-of-phase-ms", "150"]);
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
 }
@@ -57,4 +58,109 @@ fn multicast_survives_migrations() {
 #[test]
 fn unicast_survives_migrations() {
     survives_migrations("unicast", "mu");
+}
+
+/// Sends UDP datagrams to the VIP from the client, `per_second` for `seconds`, in the
+/// background.
+fn udp_to_vip(lab: &Lab, per_second: u32, seconds: u32) -> std::process::Child {
+    let script = format!(
+        "import socket, time\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         end = time.time() + {seconds}\n\
+         while time.time() < end:\n\
+         \x20   s.sendto(b'x', ('198.51.100.10', 9))\n\
+         \x20   time.sleep({})\n",
+        1.0 / f64::from(per_second)
+    );
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("nlb-{}-c", lab.name),
+            "python3",
+            "-c",
+            &script,
+        ])
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
+    let lab = Lab::up("md", "unicast", 3);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    // The switch learns the cluster MAC on h2's port (by hand, as a hypervisor's RARP
+    // or a NIC team would make it): frames to it reach h2 only.
+    let sw = format!("nlb-{}-sw", lab.name);
+    let status = std::process::Command::new("bridge")
+        .args([
+            "-n",
+            &sw,
+            "fdb",
+            "add",
+            "02:bf:c6:33:64:0a",
+            "dev",
+            "ph2",
+            "master",
+            "static",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut traffic = udp_to_vip(&lab, 200, 12);
+    let start = std::time::Instant::now();
+    let mut seen = None;
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        let s = lab.query("h1");
+        if !s["reception_problem"].is_null() {
+            seen = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let s = seen.unwrap_or_else(|| panic!("no detection within 5 s: {}", lab.query("h1")));
+    let p = &s["reception_problem"];
+    assert_eq!(p["seeing"], serde_json::json!([2]), "{p}");
+    assert_eq!(p["starved"], serde_json::json!([1, 3]), "{p}");
+    assert!(
+        p["cause"]
+            .as_str()
+            .unwrap()
+            .contains("learned the cluster MAC"),
+        "{p}"
+    );
+    // Every host says so, in its log too.
+    for h in ["h2", "h3"] {
+        let display = text(&lab.on(h, &["display"]));
+        assert!(
+            display.contains("Warning: host 1, host 3 see(s) few"),
+            "{h}: {display}"
+        );
+    }
+    // The entry gone, the warning goes.
+    let status = std::process::Command::new("bridge")
+        .args([
+            "-n",
+            &sw,
+            "fdb",
+            "del",
+            "02:bf:c6:33:64:0a",
+            "dev",
+            "ph2",
+            "master",
+            "static",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    while !lab.query("h1")["reception_problem"].is_null() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the warning stayed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = traffic.kill();
+    let _ = traffic.wait();
 }

@@ -1,15 +1,24 @@
 //! The state machine's events, as log lines.
 
 use crate::events::EventLog;
+use nlb_core::addressing::OperationMode;
+use nlb_core::control::ReceptionProblem;
 use nlb_core::convergence::Event;
 use std::time::Duration;
 
 /// Logs a state machine event.
-pub fn log_event(log: &mut EventLog, now: Duration, e: &Event) {
+pub fn log_event(log: &mut EventLog, now: Duration, e: &Event, mode: OperationMode) {
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     match e {
         Event::HostJoined { host } => log.info(now, format!("host {host} joined")),
         Event::HostLost { host, reason } => log.info(now, format!("host {host} lost: {reason:?}")),
+        Event::VipFramesUneven(r) => {
+            let p = ReceptionProblem::explain(mode, r);
+            log.warn(now, format!("{}; fix: {}", p.cause, p.fix))
+        }
+        Event::VipFramesEven => {
+            log.info(now, "every member sees the VIP's frames again".to_string())
+        }
         Event::HostKnownDead { host } => log.info(
             now,
             format!(

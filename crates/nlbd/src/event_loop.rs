@@ -42,7 +42,7 @@ pub struct Daemon {
     pub vips: Vec<Ipv4Addr>,
     /// The cluster MAC of the cluster's mode.
     pub cluster_mac: MacAddr,
-    /// The source MAC of frames this host sends (the masked MAC in unicast mode).
+    /// The source MAC of frames this host sends (its NIC's own).
     pub tx_mac: MacAddr,
     /// What signals asked for.
     pub signals: Signals,
@@ -144,6 +144,8 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
     let mut generation = u64::MAX;
     let mut next_report = now;
     let mut next_igmp = now + Duration::from_secs(10);
+    let mut next_vip_count = now;
+    let mut last_vip_count = (now, vip_frames(&dp));
     let mut rejected = 0u64;
     let mut junk = Junk::default();
     let mut trusted_sources = std::collections::BTreeSet::new();
@@ -231,7 +233,7 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
             }
         }
         while let Some(e) = node.poll_event() {
-            log_event(&mut log, now, &e);
+            log_event(&mut log, now, &e, config.cluster.mode);
         }
         sync_slots(&node, &mut dp, &mut generation)?;
         // The link changed (carrier, hardware address, master): the switch behind it
@@ -321,6 +323,16 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        if now >= next_vip_count {
+            // VIP frames a second, for the heartbeats: members that see far fewer than
+            // the others show a switch that delivers to some ports only.
+            let seen = vip_frames(&dp);
+            let span = (now - last_vip_count.0).as_secs_f64().max(0.001);
+            let rate = (seen.saturating_sub(last_vip_count.1) as f64 / span).min(u32::MAX as f64);
+            node.note_vip_frames(rate as u32);
+            last_vip_count = (now, seen);
+            next_vip_count = now + Duration::from_secs(1);
+        }
         if let Some(m) = &igmp {
             if now >= next_igmp {
                 // Every 10 s; every second while no peer is heard: the switch may have
@@ -389,4 +401,24 @@ fn report_held(
         }
     }
     node.report_held_many(Time::from_duration(now), held);
+}
+
+/// The VIP frames the data path has seen (every verdict on a packet to a VIP).
+fn vip_frames(dp: &Dataplane) -> u64 {
+    const VIP_VERDICTS: [&str; 8] = [
+        "admit_established",
+        "admit_new",
+        "admit_owned",
+        "drop_not_owned",
+        "drop_fenced",
+        "drop_disabled",
+        "admit_fragment",
+        "drop_fragment",
+    ];
+    dp.counters()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(name, _)| VIP_VERDICTS.contains(name))
+        .map(|(_, n)| n)
+        .sum()
 }

@@ -21,7 +21,10 @@ pub use protocol::{
     socket_name, Envelope, ParseTargetError, Reply, Request, Target, VersionMismatch,
     PROTOCOL_VERSION,
 };
-pub use status::{DataplaneStats, HeartbeatCounters, Params, PeerStatus, RuleStatus, Status};
+pub use status::{
+    DataplaneStats, HeartbeatCounters, MemberVipFrames, Params, PeerStatus, ReceptionProblem,
+    RuleStatus, Status,
+};
 
 /// A configuration the tests of every part share.
 #[cfg(test)]

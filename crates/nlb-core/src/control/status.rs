@@ -3,7 +3,7 @@
 
 use crate::addressing::OperationMode;
 use crate::config::Config;
-use crate::convergence::{QueryState, RuleMode, Snapshot};
+use crate::convergence::{QueryState, Reception, RuleMode, Snapshot};
 use crate::host::LoadWeight;
 use crate::rules::Filtering;
 use crate::wire::WireState;
@@ -63,6 +63,84 @@ pub struct Status {
     /// The daemon's most recent log lines, oldest first (filled by nlbd).
     #[serde(default)]
     pub recent_events: Vec<String>,
+    /// VIP frames a second each member's data path sees (this host's own included).
+    #[serde(default)]
+    pub vip_frames: Vec<MemberVipFrames>,
+    /// Members that see far fewer VIP frames than the others, if any, with the likely
+    /// cause and the fix.
+    #[serde(default)]
+    pub reception_problem: Option<ReceptionProblem>,
+}
+
+/// How many VIP frames a second one member's data path sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberVipFrames {
+    /// The member.
+    pub host: u8,
+    /// Its count.
+    pub per_second: u32,
+}
+
+/// Members that see far fewer of the cluster's VIP frames than the others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceptionProblem {
+    /// The members that see few.
+    pub starved: Vec<u8>,
+    /// The others.
+    pub seeing: Vec<u8>,
+    /// VIP frames a second at the busiest member.
+    pub most: u32,
+    /// What it says, and the likely cause.
+    pub cause: String,
+    /// What to do.
+    pub fix: String,
+}
+
+impl ReceptionProblem {
+    /// The problem `r` shows in a cluster of `mode`, explained.
+    pub fn explain(mode: OperationMode, r: &Reception) -> Self {
+        let list = |hosts: &[crate::host::HostId]| {
+            hosts
+                .iter()
+                .map(|h| format!("host {h}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (starved, seeing) = (list(&r.starved), list(&r.seeing));
+        let (cause, fix) = match mode {
+            OperationMode::Unicast => (
+                format!(
+                    "{starved} see(s) few of the VIP's frames while {seeing} see(s) up to {} a second:                      the switch sends frames to the cluster MAC to {seeing}'s port(s) only, so it                      learned the cluster MAC there (a frame left with it as source: a hypervisor's                      announcement of a VM whose NIC carries it, a NIC team rewriting sources, a                      static MAC entry)",
+                    r.most
+                ),
+                "remove the switch's MAC table entry for the cluster MAC (`nlb ip2mac VIP`) on                  that port, or wait for it to age (300 s by default); find what sends frames with                  it as source (a NIC that carries it, a hypervisor's MAC announcement)"
+                    .to_string(),
+            ),
+            OperationMode::IgmpMulticast => (
+                format!(
+                    "{starved} see(s) few of the VIP's frames while {seeing} see(s) up to {} a second:                      the switch has no IGMP membership for {starved}'s port(s) (snooping without a                      querier, a report lost after a port moved, a switch that snoops by IP on                      another VLAN)",
+                    r.most
+                ),
+                "check the switch's IGMP snooping table for the cluster's group (`nlb ip2mac                  VIP`) and that a querier runs on the VLAN; nlbd re-reports on every link change                  and every second while it hears no peer"
+                    .to_string(),
+            ),
+            OperationMode::Multicast => (
+                format!(
+                    "{starved} see(s) few of the VIP's frames while {seeing} see(s) up to {} a second:                      the switch sends the cluster MAC's frames to some ports only (a static MAC                      entry that lists the others' ports and not theirs)",
+                    r.most
+                ),
+                "give the static MAC entry for the cluster MAC every host's port, or remove it so                  the switch floods"
+                    .to_string(),
+            ),
+        };
+        ReceptionProblem {
+            starved: r.starved.iter().map(|h| h.get()).collect(),
+            seeing: r.seeing.iter().map(|h| h.get()).collect(),
+            most: r.most,
+            cause,
+            fix,
+        }
+    }
 }
 
 impl Status {
@@ -297,6 +375,18 @@ impl Status {
             heartbeats: snapshot.counters.into(),
             dataplane,
             recent_events: Vec::new(),
+            vip_frames: snapshot
+                .vip_frames
+                .iter()
+                .map(|(h, n)| MemberVipFrames {
+                    host: h.get(),
+                    per_second: *n,
+                })
+                .collect(),
+            reception_problem: snapshot
+                .reception
+                .as_ref()
+                .map(|r| ReceptionProblem::explain(config.cluster.mode, r)),
         }
     }
 }
@@ -339,6 +429,39 @@ impl Params {
 mod tests {
     use super::*;
     use crate::control::testing::config;
+
+    #[test]
+    fn a_status_crosses_the_control_socket_whole() {
+        use crate::control::{Envelope, Reply};
+        use crate::convergence::Node;
+        use crate::host::HostId;
+        use crate::mac::MacAddr;
+        use crate::time::Time;
+        let c = config("");
+        let node = Node::new(&c, [1; 32], 1, 0, MacAddr([2, 0, 0, 0, 0, 1]), Time::ZERO);
+        let mut status = Status::new(&c, &node.snapshot(Time::ZERO), DataplaneStats::default());
+        status.vip_frames = vec![MemberVipFrames {
+            host: 1,
+            per_second: 120,
+        }];
+        status.reception_problem = Some(ReceptionProblem::explain(
+            OperationMode::Unicast,
+            &Reception {
+                starved: vec![HostId(1)],
+                seeing: vec![HostId(2)],
+                most: 120,
+            },
+        ));
+        let sent = Envelope::new(Reply::Status {
+            message: None,
+            status: Box::new(status),
+        });
+        // The reply is flattened into its envelope, which serde reads through its own
+        // buffer: map keys that are not strings would not survive it.
+        let text = serde_json::to_string(&sent).unwrap();
+        let read: Envelope = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, sent);
+    }
 
     #[test]
     fn a_single_host_rule_has_one_slot_and_a_disabled_rule_none() {

@@ -123,6 +123,18 @@ pub enum Rejection {
     Own,
 }
 
+/// Members that see far fewer of the cluster's VIP frames than the others: the switch
+/// delivers frames to the cluster MAC to some ports only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reception {
+    /// The members that see few.
+    pub starved: Vec<HostId>,
+    /// The others.
+    pub seeing: Vec<HostId>,
+    /// VIP frames a second at the busiest member.
+    pub most: u32,
+}
+
 /// Something worth logging, with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -144,6 +156,10 @@ pub enum Event {
         /// The host.
         host: HostId,
     },
+    /// Some members see far fewer VIP frames than the others (see [`Reception`]).
+    VipFramesUneven(Reception),
+    /// Every member sees the VIP frames again.
+    VipFramesEven,
     /// A new view was committed.
     Converged {
         /// Its members.
@@ -334,4 +350,8 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Why this host stands aside, if it does.
     pub standing_aside: Option<&'static str>,
+    /// VIP frames a second each member sees (this host's own included).
+    pub vip_frames: Vec<(HostId, u32)>,
+    /// Members that see far fewer of them than the others, if any.
+    pub reception: Option<Reception>,
 }

@@ -8,8 +8,8 @@ mod slots;
 mod view;
 
 pub use api::{
-    Command, CommandError, Counters, Event, LossReason, PeerSnapshot, QueryState, Rejection,
-    RuleMode, RuleSelector, RuleSnapshot, Snapshot,
+    Command, CommandError, Counters, Event, LossReason, PeerSnapshot, QueryState, Reception,
+    Rejection, RuleMode, RuleSelector, RuleSnapshot, Snapshot,
 };
 pub use held::HeldFilter;
 pub use node::{owner_of, HandOff, Node, ResumeError};

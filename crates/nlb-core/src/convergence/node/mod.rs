@@ -34,6 +34,7 @@ mod lease;
 mod membership;
 mod ownership;
 mod peer;
+mod reception;
 mod send;
 mod slot_table;
 mod snapshot;
@@ -102,6 +103,12 @@ pub struct Node {
     ghosts: Ghosts,
     /// How long a silent member must stay silent to be known dead.
     dead_after: Duration,
+    /// VIP frames a second this host's data path sees, as the daemon last said.
+    vip_frames: u32,
+    /// What the members' VIP frame counts said when last reported.
+    reception_reported: Option<super::api::Reception>,
+    /// Who looks starved now, if that differs from what was reported, and since when.
+    reception_since: Option<(Option<Vec<HostId>>, Time)>,
     /// When this incarnation started (its age, advertised, settles duplicate host ids).
     started_at: Time,
     /// When a drainstop with a timeout stops the host.
@@ -183,6 +190,9 @@ impl Node {
             slots,
             ghosts: Ghosts::default(),
             dead_after: (period * tolerance * DEAD_AFTER_LOSS_WINDOWS).max(DEAD_AFTER_MIN),
+            vip_frames: 0,
+            reception_reported: None,
+            reception_since: None,
             started_at: now,
             drain_deadline: None,
             last_input: now,
@@ -432,6 +442,7 @@ impl Node {
         self.lease = self.compute_lease();
         self.report_auth_failures(now);
         self.report_unverified(now);
+        self.update_reception(now);
         self.maybe_send(now);
     }
 

@@ -44,6 +44,9 @@ pub(super) struct Peer {
     /// was one that includes us.
     pub(super) lease_ack: Option<Time>,
     pub(super) mismatch_reported: bool,
+    /// VIP frames a second its data path sees, as it last said.
+    #[serde(default)]
+    pub(super) vip_frames: u32,
 }
 
 /// An unverified incarnation of a peer: its nonce, last sequence number, when heard.
@@ -158,6 +161,7 @@ impl Node {
                         candidate: None,
                         lease_ack: None,
                         mismatch_reported: false,
+                        vip_frames: 0,
                     },
                 );
             }
@@ -198,6 +202,7 @@ impl Node {
         p.proposed = hb.proposed();
         p.committed = hb.committed();
         p.held = hb.held();
+        p.vip_frames = hb.vip_frames();
         if p.held_filter.as_bytes() != hb.held_filter() {
             p.held_filter = HeldFilter::from_bytes(hb.held_filter());
         }

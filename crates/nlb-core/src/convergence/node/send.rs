@@ -80,6 +80,7 @@ impl Node {
             cluster_digest: self.digest,
             boot_nonce: self.nonce,
             age: now.saturating_duration_since(self.started_at),
+            vip_frames: self.vip_frames,
             seq,
             proposed: self.proposed_digest,
             committed: self.committed_digest(),

@@ -89,6 +89,8 @@ impl Node {
             } else {
                 None
             },
+            vip_frames: self.vip_frames_by_member(now),
+            reception: self.reception_reported.clone(),
         }
     }
 }
