@@ -63,6 +63,8 @@ pub struct Migration {
     pub failed_after_return: usize,
     /// Share of the connections answered from 2 s after the last port's return, by host.
     pub shares_after: BTreeMap<u8, f64>,
+    /// How many connections those shares come from.
+    pub attempts_for_shares: usize,
     /// Held connections reset (an RST or an error other than a timeout).
     pub held_reset: usize,
     /// Held connections that stalled past the end of the run.
@@ -305,7 +307,9 @@ fn ask_arp(lab: &Lab) -> anyhow::Result<()> {
 pub fn measure(lab: &Lab, m: &Move) -> anyhow::Result<Migration> {
     ensure_second_switch(lab)?;
     let before_ms = 600u64;
-    let settle = Duration::from_millis(3000);
+    // Two seconds to recover, then two more whose connections show the spread (about
+    // a hundred at the default interval: a share of a third is then 33% ± 5%).
+    let settle = Duration::from_millis(4000);
     let span = Duration::from_millis(before_ms)
         + m.blackout
         + m.out_of_phase * m.hosts.len() as u32
@@ -362,6 +366,7 @@ pub fn measure(lab: &Lab, m: &Move) -> anyhow::Result<Migration> {
             .filter(|a| a.host.is_none() && a.at_ms >= returned_ms)
             .count(),
         shares_after,
+        attempts_for_shares: late.len(),
         held_reset: held
             .iter()
             .filter(|h| {
