@@ -44,6 +44,7 @@ int main(void)
 	FIELD(fixed, vip_count);
 	FIELD(fixed, vips);
 	FIELD(fixed, abi_version);
+	FIELD(fixed, unicast_mode);
 	SIZE(config);
 	FIELD(config, lease_deadline_ns);
 	FIELD(config, idle_timeout_ns);

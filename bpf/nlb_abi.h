@@ -85,7 +85,8 @@ struct fixed {
 	__u32 vips[MAX_VIPS]; /* network order */
 	/* NLB_ABI_VERSION, for a successor's check. */
 	__u32 abi_version;
-	__u32 pad;
+	/* 1 in unicast mode: the cluster MAC is a second unicast MAC the NIC receives. */
+	__u32 unicast_mode;
 };
 
 /* CONFIG[0]: what changes while the program runs, mapped by the daemon. */

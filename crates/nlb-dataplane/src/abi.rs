@@ -35,7 +35,7 @@ pub(crate) struct Fixed {
     pub vip_count: u32,
     pub vips: [u32; MAX_VIPS],
     pub abi_version: u32,
-    pub pad: u32,
+    pub unicast_mode: u32,
 }
 // SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
 unsafe impl Pod for Fixed {}
@@ -106,6 +106,7 @@ const _: () = {
     assert!(offset_of!(Fixed, vip_count) == c::fixed__vip_count);
     assert!(offset_of!(Fixed, vips) == c::fixed__vips);
     assert!(offset_of!(Fixed, abi_version) == c::fixed__abi_version);
+    assert!(offset_of!(Fixed, unicast_mode) == c::fixed__unicast_mode);
     assert!(size_of::<Config>() == c::config_SIZE);
     assert!(offset_of!(Config, lease_deadline_ns) == c::config__lease_deadline_ns);
     assert!(offset_of!(Config, idle_timeout_ns) == c::config__idle_timeout_ns);

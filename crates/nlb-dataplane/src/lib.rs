@@ -152,7 +152,7 @@ fn fixed(cluster: &ClusterConfig, conn_seed: u64) -> Result<Fixed, Error> {
         vip_count: vips.len() as u32,
         vips: [0; MAX_VIPS],
         abi_version: NLB_ABI_VERSION,
-        pad: 0,
+        unicast_mode: u32::from(cluster.mode == nlb_core::addressing::OperationMode::Unicast),
     };
     for (i, v) in vips.iter().enumerate() {
         fixed.vips[i] = ipv4(*v)?;
