@@ -85,19 +85,14 @@ fn udp_to_vip(lab: &Lab, per_second: u32, seconds: u32) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
-    let lab = Lab::up("md", "unicast", 3);
-    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
-    // The switch learns the cluster MAC on h2's port (by hand, as a hypervisor's RARP
-    // or a NIC team would make it): frames to it reach h2 only.
-    let sw = format!("nlb-{}-sw", lab.name);
+/// Adds or deletes (`op`) a static entry for the lab's cluster MAC on h2's switch port.
+fn cluster_mac_on_h2s_port(sw: &str, op: &str) {
     let status = std::process::Command::new("bridge")
         .args([
             "-n",
-            &sw,
+            sw,
             "fdb",
-            "add",
+            op,
             "02:bf:c6:33:64:0a",
             "dev",
             "ph2",
@@ -106,7 +101,17 @@ fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
         ])
         .status()
         .unwrap();
-    assert!(status.success());
+    assert!(status.success(), "bridge fdb {op}");
+}
+
+#[test]
+fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
+    let lab = Lab::up("md", "unicast", 3);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    // The switch learns the cluster MAC on h2's port (by hand, as a hypervisor's RARP
+    // or a NIC team would make it): frames to it reach h2 only.
+    let sw = format!("nlb-{}-sw", lab.name);
+    cluster_mac_on_h2s_port(&sw, "add");
     let mut traffic = udp_to_vip(&lab, 200, 12);
     let start = std::time::Instant::now();
     let mut seen = None;
@@ -138,21 +143,7 @@ fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
         );
     }
     // The entry gone, the warning goes.
-    let status = std::process::Command::new("bridge")
-        .args([
-            "-n",
-            &sw,
-            "fdb",
-            "del",
-            "02:bf:c6:33:64:0a",
-            "dev",
-            "ph2",
-            "master",
-            "static",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    cluster_mac_on_h2s_port(&sw, "del");
     let start = std::time::Instant::now();
     while !lab.query("h1")["reception_problem"].is_null() {
         assert!(

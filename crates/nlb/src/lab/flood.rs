@@ -161,7 +161,7 @@ pub fn flood(
 }
 
 /// The MAC of eth0 in namespace `ns`.
-fn eth0_mac(ns: &str) -> anyhow::Result<MacAddr> {
+pub(super) fn eth0_mac(ns: &str) -> anyhow::Result<MacAddr> {
     let out = netns::output("ip", &["-n", ns, "-br", "link", "show", "eth0"])?;
     out.split_whitespace()
         .nth(2)
@@ -170,7 +170,7 @@ fn eth0_mac(ns: &str) -> anyhow::Result<MacAddr> {
 }
 
 /// A raw socket on eth0 that only sends (protocol 0: it receives nothing).
-fn raw_socket() -> io::Result<OwnedFd> {
+pub(super) fn raw_socket() -> io::Result<OwnedFd> {
     let fd = net::socket_with(
         AddressFamily::PACKET,
         SocketType::RAW,

@@ -17,8 +17,7 @@ use super::service::{read_host, Attempt};
 use super::{netns, Lab, PORT, VIP};
 use crate::output::print_json;
 use anyhow::{anyhow, Context};
-use nlb_dataplane::link_addr::LinkAddr;
-use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
+use rustix::net;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
@@ -146,19 +145,9 @@ fn rarp_frame(mac: [u8; 6]) -> Vec<u8> {
 /// egress, where nlb masks unicast mode's source MAC, never sees it).
 fn send_rarp(lab: &Lab, n: u8) -> anyhow::Result<()> {
     let ns = lab.ns(&format!("h{n}"));
-    let mac: nlb_core::mac::MacAddr =
-        netns::output("ip", &["-n", &ns, "-br", "link", "show", "eth0"])?
-            .split_whitespace()
-            .nth(2)
-            .and_then(|m| m.parse().ok())
-            .with_context(|| format!("no MAC for h{n}'s eth0"))?;
+    let mac = super::flood::eth0_mac(&ns)?;
     netns::run_in(&ns, move || -> anyhow::Result<()> {
-        let fd = net::socket_with(
-            AddressFamily::PACKET,
-            SocketType::RAW,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let fd = super::flood::raw_socket()?;
         // libc: rustix has no PACKET_QDISC_BYPASS option.
         let one: libc::c_int = 1;
         // SAFETY: sets an int option on a socket we own, with a pointer to a live int
@@ -175,8 +164,6 @@ fn send_rarp(lab: &Lab, n: u8) -> anyhow::Result<()> {
         if rc != 0 {
             return Err(std::io::Error::last_os_error()).context("PACKET_QDISC_BYPASS");
         }
-        let ifindex = net::netdevice::name_to_index(&fd, "eth0")?;
-        net::bind(&fd, &LinkAddr::new(ifindex, 0))?;
         net::send(&fd, &rarp_frame(mac.0), net::SendFlags::empty())?;
         Ok(())
     })?
