@@ -9,7 +9,7 @@ use aya::{Ebpf, EbpfLoader};
 
 /// One loaded tc program.
 pub(crate) struct TcProgram {
-    pub(crate) ebpf: Ebpf,
+    ebpf: Ebpf,
     name: &'static str,
     direction: TcAttachType,
 }

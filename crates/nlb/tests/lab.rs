@@ -71,15 +71,9 @@ fn verbs_against_a_lab_cluster() {
     assert!(text(&out).contains("permission denied"), "{}", text(&out));
     // Clients that connect to the control socket and say nothing hold nothing up: the
     // daemon's loop never waits for them, so no peer misses its heartbeats.
-    let silent = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &format!("nlb-{}-h1", lab.name),
-            "python3",
-            "-c",
-        ])
-        .arg(
+    let silent = lab
+        .python(
+            "h1",
             "import socket, time\n\
              s = [socket.socket(socket.AF_UNIX) for _ in range(40)]\n\
              [c.connect('\\0nlb/eth0') for c in s]\n\
@@ -102,15 +96,9 @@ fn verbs_against_a_lab_cluster() {
         std::fs::read_to_string(format!("/run/nlb-lab/{}/h{h}-nlbd.log", lab.name)).unwrap()
     };
     let before: Vec<usize> = (1..=3).map(|h| logs(h).len()).collect();
-    let mut slow = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &format!("nlb-{}-h1", lab.name),
-            "python3",
-            "-c",
-        ])
-        .arg(
+    let mut slow = lab
+        .python(
+            "h1",
             "import socket, threading, time\n\
              REQ = b'{\"command\":\"query\"}\\n'\n\
              def connect():\n\

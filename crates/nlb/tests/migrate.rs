@@ -72,17 +72,7 @@ fn udp_to_vip(lab: &Lab, per_second: u32, seconds: u32) -> std::process::Child {
          \x20   time.sleep({})\n",
         1.0 / f64::from(per_second)
     );
-    std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &format!("nlb-{}-c", lab.name),
-            "python3",
-            "-c",
-            &script,
-        ])
-        .spawn()
-        .unwrap()
+    lab.python("c", &script).spawn().unwrap()
 }
 
 /// Adds or deletes (`op`) a static entry for the lab's cluster MAC on h2's switch port.

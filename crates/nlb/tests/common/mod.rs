@@ -174,10 +174,18 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)))
     }
 
+    /// `python3 -c script` in the namespace of `role` (`c`, `h1`, ...), to be run.
+    pub fn python(&self, role: &str, script: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &format!("nlb-{}-{role}", self.name)])
+            .args(["python3", "-c", script]);
+        c
+    }
+
     pub fn hold(&self, n: usize) -> Holder {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &format!("nlb-{}-c", self.name)])
-            .args(["python3", "-c", HOLDER, &n.to_string()])
+        let mut child = self
+            .python("c", HOLDER)
+            .arg(n.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
