@@ -23,6 +23,9 @@ int main(void)
 	USIZE(CONN_WAYS);
 	USIZE(CONN_BUCKET_BITS);
 	U64(CONN_CONFIRMED);
+	U32(CONN_V6);
+	U32(CONN_V6_RULE_SHIFT);
+	U32(CONN_V6_SLOT_MASK);
 	U64(UNCONFIRMED_TIMEOUT_NS);
 	VALUE(SLOT_NOT_OWNED);
 	VALUE(SLOT_PENDING);
@@ -41,16 +44,19 @@ int main(void)
 	FIELD(fixed, table_size);
 	FIELD(fixed, chunks_per_rule);
 	FIELD(fixed, nr_rules);
-	FIELD(fixed, vip_count);
-	FIELD(fixed, vips);
+	FIELD(fixed, vip4_count);
+	FIELD(fixed, vips4);
 	FIELD(fixed, abi_version);
 	FIELD(fixed, unicast_mode);
+	FIELD(fixed, vip6_count);
+	FIELD(fixed, vips6);
 	SIZE(config);
 	FIELD(config, lease_deadline_ns);
 	FIELD(config, idle_timeout_ns);
 	FIELD(config, cluster_mac);
 	FIELD(config, own_mac);
 	FIELD(config, tx_mac);
+	FIELD(config, cluster_mac6);
 	FIELD(config, fixed);
 	SIZE(rule_ref);
 	FIELD(rule_ref, rule);
@@ -65,6 +71,7 @@ int main(void)
 	FIELD(conn_bucket, addrs);
 	FIELD(conn_bucket, ports);
 	FIELD(conn_bucket, seen_ns);
+	FIELD(conn_bucket, v6_slots);
 	printf("/// The program's counters, in the COUNTERS map's index order.\n");
 	printf("pub const COUNTER_NAMES: [&str; %d] = [\n", CNT_MAX);
 	NLB_COUNTERS(COUNTER_NAME)

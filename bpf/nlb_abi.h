@@ -13,13 +13,17 @@
 
 /* Changes whenever the layouts below or the program's meaning of them change: a
  * successor adopts a running program only when it speaks the same version. */
-#define NLB_ABI_VERSION 3
+#define NLB_ABI_VERSION 4
 #define MAX_VIPS 16
 #define SLOTS_PER_CHUNK 64
 #define CONN_WAYS 8
 #define CONN_BUCKET_BITS 17
 /* Bit 0 of a way's seen_ns: the client's ACK has been seen (a completed handshake). */
 #define CONN_CONFIRMED 1ULL
+/* An IPv6 connection's conn_bucket.v6_slots word: this bit, the rule, the slot. */
+#define CONN_V6 0x80000000U
+#define CONN_V6_RULE_SHIFT 20
+#define CONN_V6_SLOT_MASK 0xfffffU
 /* A connection whose handshake this host has not seen completed (no ACK from the
  * client yet) is forgotten after this long idle, whatever idle_timeout_ns says: about
  * how long the kernel retransmits a SYN-ACK. Spoofed SYNs never complete. */
@@ -40,11 +44,13 @@ enum affinity { AFFINITY_NONE = 0, AFFINITY_SINGLE = 1, AFFINITY_NETWORK = 2 };
 /* Counters, by verdict (per CPU): X(ENUM_NAME, exported_name). The order is the
  * COUNTERS map's index order. */
 #define NLB_COUNTERS(X)                                                                  \
-	X(PASS_NOT_IPV4, pass_not_ipv4)                                                  \
+	X(PASS_NOT_IP, pass_not_ip)                                                      \
 	X(PASS_HEARTBEAT, pass_heartbeat)                                                \
 	X(PASS_NOT_VIP, pass_not_vip)                                                    \
 	X(ARP_REPLIED, arp_replied)                                                      \
 	X(ARP_PASSED, arp_passed)                                                        \
+	X(NDP_REPLIED, ndp_replied)                                                      \
+	X(NDP_PASSED, ndp_passed)                                                        \
 	X(ADMIT_ESTABLISHED, admit_established)                                          \
 	X(ADMIT_NEW, admit_new)                                                          \
 	X(ADMIT_OWNED, admit_owned)                                                      \
@@ -81,12 +87,18 @@ struct fixed {
 	__u32 table_size;
 	__u32 chunks_per_rule;
 	__u32 nr_rules;
-	__u32 vip_count;
-	__u32 vips[MAX_VIPS]; /* network order */
+	/* The VIPs, IPv4 first: the i-th IPv4 VIP is VIP number i (of PORTS), the j-th
+	 * IPv6 VIP number vip4_count + j. */
+	__u32 vip4_count;
+	__u32 vips4[MAX_VIPS]; /* network order */
 	/* NLB_ABI_VERSION, for a successor's check. */
 	__u32 abi_version;
 	/* 1 in unicast mode: the cluster MAC is a second unicast MAC the NIC receives. */
 	__u32 unicast_mode;
+	__u32 vip6_count;
+	__u32 pad;
+	/* Each IPv6 VIP as two words read from the packet (network order bytes). */
+	__u64 vips6[MAX_VIPS][2];
 };
 
 /* CONFIG[0]: what changes while the program runs, mapped by the daemon. */
@@ -103,7 +115,9 @@ struct config {
 	__u8 own_mac[6];
 	/* Source MAC of frames this program transmits (ARP replies). */
 	__u8 tx_mac[6];
-	__u8 pad[6];
+	/* What neighbour discovery answers for the IPv6 VIPs: the cluster MAC, except in
+	 * IGMP-multicast mode, where IPv6 VIPs have their own (the MLD group's) MAC. */
+	__u8 cluster_mac6[6];
 	/* FIXED, copied here for a successor that adopts the program (read-only data
 	 * cannot be read back through the program's maps by name). */
 	struct fixed fixed;
@@ -132,9 +146,14 @@ struct slot_chunk {
 struct conn_bucket {
 	__u32 seq;
 	__u32 pad;
-	__u64 addrs[CONN_WAYS]; /* 0: the way is free (a VIP is never 0.0.0.0) */
+	/* IPv4: VIP << 32 | client (network order); IPv6: a keyed 64-bit fingerprint of
+	 * client and VIP, odd. 0: the way is free (a VIP is never 0.0.0.0). */
+	__u64 addrs[CONN_WAYS];
 	__u32 ports[CONN_WAYS];
 	__u64 seen_ns[CONN_WAYS];
+	/* IPv6 entries: CONN_V6 | rule << CONN_V6_RULE_SHIFT | slot, which the daemon cannot
+	 * compute from a fingerprint; 0 for IPv4 entries. */
+	__u32 v6_slots[CONN_WAYS];
 };
 
 #endif

@@ -25,6 +25,34 @@
 #define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11
 
+/* IPv6: the extension headers the program walks, and how many at most (a bound the
+ * verifier needs; real traffic carries one or two). A packet with more, or with one
+ * the program does not walk (AH, ESP, mobility...), has no ports for it: no rule covers
+ * it, and it goes to the default host. */
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+#define NEXTHDR_ICMPV6 58
+#define IPV6_EXT_HEADERS_MAX 4
+/* The fragment header's offset (8-byte units, in the top 13 bits) and "more". */
+#define IP6_OFFSET_MASK 0xfff8
+#define IP6_MORE_FRAGMENTS 0x0001
+
+/* ICMPv6 errors that quote the flow they are about, and neighbour discovery. */
+#define ICMPV6_DEST_UNREACH 1
+#define ICMPV6_PKT_TOOBIG 2
+#define ICMPV6_TIME_EXCEED 3
+#define ICMPV6_PARAMPROB 4
+#define NDISC_NEIGHBOUR_SOLICITATION 135
+#define NDISC_NEIGHBOUR_ADVERTISEMENT 136
+#define ND_OPT_TARGET_LL_ADDR 2
+/* RFC 4861 §4.4: a Neighbor Advertisement's flags (the first byte after the checksum). */
+#define NA_FLAG_SOLICITED 0x40
+#define NA_FLAG_OVERRIDE 0x20
+/* Neighbour discovery messages are sent, and accepted, with this hop limit only. */
+#define NDISC_HOP_LIMIT 255
+
 #define NS_PER_SEC 1000000000ULL
 /* A connection's entry is refreshed at most this often: the idle timeout is hours, and
  * a write per packet would bounce the bucket's cache line between CPUs. */

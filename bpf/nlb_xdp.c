@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: (MIT OR Apache-2.0)
 // nlb's XDP data path: admit the flows this host owns, drop the rest, answer ARP
-// for the VIPs, let heartbeats through to the daemon.
+// for the IPv4 VIPs and neighbour discovery for the IPv6 ones, let heartbeats through
+// to the daemon.
 //
 // Classification is the Rust core's (crates/nlb-core/src/hash.rs and classify.rs),
 // proved equal by running the shared vectors (testdata/flow-hash-vectors.json)
 // through this program with BPF_PROG_RUN. All maps are declared here; the daemon
-// fills them. IPv4 only.
+// fills them. IPv4 and IPv6 VIPs are classified alike; IPv4's path comes first.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
@@ -20,8 +22,8 @@
 #include "nlb_consts.h"
 
 /* A TCP connection (only TCP is tracked: UDP is rebalanced), as the connection table
- * stores it: the addresses in one word (network order, client low), the ports (host
- * order, client low) in another. */
+ * stores it: the addresses in one word (IPv4: network order, client low; IPv6: a keyed
+ * fingerprint), the ports (host order, client low) in another. */
 struct flow_key {
 	__u64 addrs;
 	__u32 ports;
@@ -55,12 +57,14 @@ struct {
 	__type(value, struct hb_budget);
 } HB_BUDGET SEC(".maps");
 
+/* A datagram's fragments: its source (an IPv4 address in the first word), the VIP it
+ * goes to, its id (16 bits in IPv4, 32 in IPv6's fragment header), its protocol. */
 struct frag_key {
-	__u32 saddr;
-	__u32 daddr;
-	__u16 id;
+	__u32 saddr[4];
+	__u32 id;
+	__u8 vip_index;
 	__u8 proto;
-	__u8 pad;
+	__u16 pad;
 };
 
 /* Mapped by the daemon, which renews the lease with one 8-byte store. */
@@ -206,15 +210,41 @@ static __always_inline __u64 flow_hash(__u64 seed, __u32 addr, __u16 port)
 	return fmix64(h ^ (((__u64)port << 32) | 4));
 }
 
-/* The index of VIP ip, or MAX_VIPS when ip is no VIP. */
+/* The Rust core's flow_hash for an IPv6 client (host-order words). */
+static __always_inline __u64 flow_hash6(__u64 seed, const __u32 w[4], __u16 port)
+{
+	__u64 h = seed;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		h = fmix64(h ^ (__u64)w[i]);
+	return fmix64(h ^ (((__u64)port << 32) | 6));
+}
+
+/* The index of IPv4 VIP ip, or MAX_VIPS when ip is no VIP. */
 static __always_inline __u32 vip_index(__u32 ip)
 {
 #pragma unroll
 	for (__u32 i = 0; i < MAX_VIPS; i++) {
-		if (i >= FIXED.vip_count)
+		if (i >= FIXED.vip4_count)
 			break;
-		if (FIXED.vips[i] == ip)
+		if (FIXED.vips4[i] == ip)
 			return i;
+	}
+	return MAX_VIPS;
+}
+
+/* The index of the IPv6 VIP at a (16 bytes of the packet), or MAX_VIPS. */
+static __always_inline __u32 vip6_index(const void *a)
+{
+	__u64 hi, lo;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+#pragma unroll
+	for (__u32 i = 0; i < MAX_VIPS; i++) {
+		if (i >= FIXED.vip6_count)
+			break;
+		if (FIXED.vips6[i][0] == hi && FIXED.vips6[i][1] == lo)
+			return FIXED.vip4_count + i;
 	}
 	return MAX_VIPS;
 }
@@ -229,14 +259,18 @@ static __always_inline __u8 slot_state(__u32 rule, __u32 slot)
 }
 
 struct verdict_in {
-	__u32 vip;
+	__u32 vip; /* IPv4 */
 	__u32 vip_index;
-	__u32 client; /* network order */
+	__u32 client; /* IPv4, network order */
 	__u16 client_port;
 	__u16 server_port;
 	__u8 proto;
 	__u8 tcp_flags; /* SYN 0x02, ACK 0x10, FIN 0x01, RST 0x04; 0 when not TCP */
 	__u8 has_ports;
+	/* A constant at every call of decide(), so each family's path keeps only its own
+	 * code once inlined. */
+	__u8 v6;
+	__u32 client6[4]; /* IPv6, network order */
 };
 
 
@@ -310,8 +344,10 @@ static __always_inline int conn_idle(const struct config *cfg, __u64 seen, __u64
 	return now > seen && now - seen > limit;
 }
 
-/* Remembers a connection this host has just admitted the SYN of. */
-static __always_inline void conn_insert(const struct config *cfg, const struct flow_key *k, __u64 now)
+/* Remembers a connection this host has just admitted the SYN of (v6_slot: the
+ * conn_bucket.v6_slots word, 0 for IPv4). */
+static __always_inline void conn_insert(const struct config *cfg, const struct flow_key *k, __u64 now,
+					__u32 v6_slot)
 {
 	struct conn_bucket *b = conn_bucket(k);
 	__u32 locked = b ? conn_lock(b) : 0;
@@ -345,6 +381,7 @@ static __always_inline void conn_insert(const struct config *cfg, const struct f
 	b->addrs[way] = k->addrs;
 	b->ports[way] = k->ports;
 	b->seen_ns[way] = now & ~CONN_CONFIRMED;
+	b->v6_slots[way & (CONN_WAYS - 1)] = v6_slot;
 	conn_unlock(b, locked);
 }
 
@@ -423,13 +460,22 @@ static __always_inline int decide(const struct verdict_in *in)
 		return count(CNT_DROP_DISABLED, 0);
 	__u32 slot = 0;
 	if (ref.filtering == FILTER_MULTIPLE) {
-		__u32 addr = bpf_ntohl(in->client);
 		__u16 port = in->client_port;
 		if (ref.affinity != AFFINITY_NONE)
 			port = 0;
-		if (ref.affinity == AFFINITY_NETWORK)
-			addr &= 0xffffff00;
-		__u64 h = flow_hash(FIXED.seed, addr, port);
+		__u64 h;
+		if (in->v6) {
+			__u32 w[4] = { bpf_ntohl(in->client6[0]), bpf_ntohl(in->client6[1]),
+				       bpf_ntohl(in->client6[2]), bpf_ntohl(in->client6[3]) };
+			if (ref.affinity == AFFINITY_NETWORK)
+				w[2] = w[3] = 0;
+			h = flow_hash6(FIXED.seed, w, port);
+		} else {
+			__u32 addr = bpf_ntohl(in->client);
+			if (ref.affinity == AFFINITY_NETWORK)
+				addr &= 0xffffff00;
+			h = flow_hash(FIXED.seed, addr, port);
+		}
 		slot = (__u32)(((h >> 32) * (__u64)FIXED.table_size) >> 32);
 	}
 	__u8 st = slot_state(ref.rule, slot);
@@ -441,11 +487,22 @@ static __always_inline int decide(const struct verdict_in *in)
 	const struct config *cfg = config();
 	if (!cfg)
 		return 0;
-	/* Likewise the connection table's key. */
+	/* Likewise the connection table's key. An IPv6 connection's addresses do not fit
+	 * a word: it is known by a 64-bit fingerprint keyed by the load's random seed, so
+	 * nobody outside can make two flows share one (a chance one needs the same bucket
+	 * and ports too: about 2^-64 a lookup). */
 	struct flow_key key = {
-		.addrs = ((__u64)in->vip << 32) | in->client,
 		.ports = ((__u32)in->server_port << 16) | in->client_port,
 	};
+	__u32 v6_slot = 0;
+	if (in->v6) {
+		__u64 x = fmix64(FIXED.conn_seed ^ (((__u64)in->client6[0] << 32) | in->client6[1]));
+		x = fmix64(x ^ (((__u64)in->client6[2] << 32) | in->client6[3]));
+		key.addrs = fmix64(x ^ in->vip_index) | 1;
+		v6_slot = CONN_V6 | ((__u32)ref.rule << CONN_V6_RULE_SHIFT) | slot;
+	} else {
+		key.addrs = ((__u64)in->vip << 32) | in->client;
+	}
 
 	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
@@ -469,7 +526,7 @@ static __always_inline int decide(const struct verdict_in *in)
 	if (now >= cfg->lease_deadline_ns)
 		return count(CNT_DROP_FENCED, 0);
 	if (syn) {
-		conn_insert(cfg, &key, now);
+		conn_insert(cfg, &key, now, v6_slot);
 		return count(CNT_ADMIT_NEW, 1);
 	}
 	/* A segment of a connection nobody here knows: only a full owner takes it (the
@@ -494,6 +551,30 @@ static __always_inline int pass_to_host(struct ethhdr *eth)
 	return XDP_PASS;
 }
 
+/* A later fragment goes where its first went (and is dropped if that is unknown). */
+static __always_inline int later_fragment(struct ethhdr *eth, const struct frag_key *fk)
+{
+	__u8 *v = bpf_map_lookup_elem(&FRAGS, fk);
+	if (v && *v)
+		return count(CNT_ADMIT_FRAGMENT, pass_to_host(eth));
+	return count(CNT_DROP_FRAGMENT, XDP_DROP);
+}
+
+/* Remembers a first fragment's verdict for the fragments after it. */
+static __always_inline void first_fragment(const struct frag_key *fk, int admit)
+{
+	__u8 v = admit;
+	bpf_map_update_elem(&FRAGS, fk, &v, BPF_ANY);
+}
+
+/* Whether this host answers for the VIPs (ARP, neighbour discovery): the one that takes
+ * the default host's traffic, while its lease holds. */
+static __always_inline int responder(const struct config *cfg)
+{
+	__u8 st = slot_state(FIXED.nr_rules, 0);
+	return (st == SLOT_OWNED || st == SLOT_NEW_FLOWS_ONLY) && coarse_now() < cfg->lease_deadline_ns;
+}
+
 static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth)
 {
 	void *end = (void *)(long)ctx->data_end;
@@ -507,8 +588,7 @@ static __always_inline int handle_arp(struct xdp_md *ctx, struct ethhdr *eth)
 	if (!cfg)
 		return XDP_PASS;
 	/* One host answers: the one that takes the default host's traffic. */
-	__u8 st = slot_state(FIXED.nr_rules, 0);
-	if ((st != SLOT_OWNED && st != SLOT_NEW_FLOWS_ONLY) || coarse_now() >= cfg->lease_deadline_ns)
+	if (!responder(cfg))
 		return count(CNT_DROP_NOT_OWNED, XDP_DROP);
 
 	__be32 vip = arp->tpa;
@@ -554,7 +634,9 @@ struct eth {
 	__be16 proto;
 };
 
-/* Frames that are not IPv4 with a whole IP header: heartbeats, ARP, the rest. */
+#include "nlb_ipv6.h"
+
+/* Frames that are not IPv4 with a whole IP header: heartbeats, ARP, IPv6, the rest. */
 static __always_inline int other_frame(struct xdp_md *ctx, struct ethhdr *eth)
 {
 	void *end = (void *)(long)ctx->data_end;
@@ -564,9 +646,11 @@ static __always_inline int other_frame(struct xdp_md *ctx, struct ethhdr *eth)
 		return heartbeat(eth);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return handle_arp(ctx, eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return ipv6_frame(ctx, eth);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		return count(CNT_DROP_MALFORMED, XDP_PASS);
-	return count(CNT_PASS_NOT_IPV4, XDP_PASS);
+	return count(CNT_PASS_NOT_IP, XDP_PASS);
 }
 
 SEC("xdp")
@@ -616,13 +700,9 @@ int nlb_xdp(struct xdp_md *ctx)
 
 	/* Later fragments carry no ports: they follow their first fragment's verdict. */
 	__u16 frag = bpf_ntohs(ip->frag_off);
-	if (frag & IP_OFFSET_MASK) {
-		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
-		__u8 *v = bpf_map_lookup_elem(&FRAGS, &fk);
-		if (v && *v)
-			return count(CNT_ADMIT_FRAGMENT, pass_to_host(eth));
-		return count(CNT_DROP_FRAGMENT, XDP_DROP);
-	}
+	struct frag_key fk = { .saddr = { ip->saddr }, .id = ip->id, .vip_index = vip, .proto = ip->protocol };
+	if (frag & IP_OFFSET_MASK)
+		return later_fragment(eth, &fk);
 
 	struct verdict_in in = { .vip = ip->daddr, .vip_index = vip, .client = ip->saddr, .proto = ip->protocol };
 	if (ip->protocol == IPPROTO_TCP) {
@@ -669,11 +749,8 @@ int nlb_xdp(struct xdp_md *ctx)
 	}
 
 	int admit = decide(&in);
-	if (frag & IP_MORE_FRAGMENTS) {
-		struct frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
-		__u8 v = admit;
-		bpf_map_update_elem(&FRAGS, &fk, &v, BPF_ANY);
-	}
+	if (frag & IP_MORE_FRAGMENTS)
+		first_fragment(&fk, admit);
 	if (!admit)
 		return XDP_DROP;
 	return pass_to_host(eth);

@@ -26,7 +26,7 @@ fn main() {
         );
     }
     println!("cargo:rerun-if-env-changed=CLANG");
-    for header in ["nlb_abi.h", "nlb_consts.h"] {
+    for header in ["nlb_abi.h", "nlb_consts.h", "nlb_ipv6.h"] {
         println!("cargo:rerun-if-changed={}", src.join(header).display());
     }
     abi(&src, &out);

@@ -93,6 +93,8 @@ pub enum VipError {
     Loopback,
     /// 169.254/16 or fe80::/10: valid on one link only, so no router forwards to it.
     LinkLocal,
+    /// `::ffff:a.b.c.d`: an IPv4 address in IPv6 clothes, never on the wire as such.
+    Ipv4Mapped,
 }
 
 impl fmt::Display for VipError {
@@ -104,6 +106,9 @@ impl fmt::Display for VipError {
             VipError::Loopback => "a loopback address cannot be a VIP",
             VipError::LinkLocal => {
                 "a link-local address (169.254.0.0/16, fe80::/10) cannot be a VIP: routers do not forward to it"
+            }
+            VipError::Ipv4Mapped => {
+                "an IPv4-mapped IPv6 address (::ffff:a.b.c.d) cannot be a VIP: no packet carries it; write the IPv4 address"
             }
         })
     }
@@ -126,6 +131,7 @@ pub fn validate_vip(ip: IpAddr) -> Result<(), VipError> {
         IpAddr::V4(v4) if v4.is_broadcast() => return Err(VipError::Broadcast),
         IpAddr::V4(v4) if v4.is_link_local() => return Err(VipError::LinkLocal),
         IpAddr::V6(v6) if v6.is_unicast_link_local() => return Err(VipError::LinkLocal),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => return Err(VipError::Ipv4Mapped),
         _ => {}
     }
     Ok(())
@@ -226,6 +232,60 @@ impl ClusterAddressing {
     pub fn masked_source_mac(&self, host_id: u8) -> MacAddr {
         let [w, x, y, z] = vip_octets(self.vip);
         MacAddr([0x02, host_id, w, x, y, z])
+    }
+}
+
+/// The MACs and groups a cluster's VIPs are reached at, by address family.
+///
+/// In unicast and multicast mode both families use the primary VIP's cluster MAC. In
+/// IGMP-multicast mode each family has its own group, derived from its first VIP: IPv4
+/// VIPs are reached at the IGMP group's MAC (`01-00-5e-7f-YY-ZZ`), IPv6 VIPs at the MLD
+/// group's (`33-33-ef-ff-YY-ZZ`), because a snooping switch follows each family's
+/// membership protocol for that family's frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyAddressing {
+    /// What ARP answers for the IPv4 VIPs (None: the cluster has none).
+    pub v4_mac: Option<MacAddr>,
+    /// What neighbour discovery answers for the IPv6 VIPs (None: the cluster has none).
+    pub v6_mac: Option<MacAddr>,
+    /// The groups hosts join in IGMP-multicast mode (IGMP, MLD), one per family.
+    pub groups: Vec<IpAddr>,
+}
+
+impl FamilyAddressing {
+    /// The addressing of a cluster in `mode` whose VIPs are `vips`, primary first.
+    pub fn new(mode: OperationMode, vips: &[IpAddr]) -> Self {
+        let first = |v6: bool| vips.iter().find(|v| v.is_ipv6() == v6).copied();
+        let (first4, first6) = (first(false), first(true));
+        let derive = |vip: IpAddr| ClusterAddressing { vip };
+        let mac_for = |own: Option<IpAddr>| {
+            own.map(|own| match (mode, vips.first()) {
+                (OperationMode::IgmpMulticast, _) | (_, None) => derive(own).cluster_mac(mode),
+                (_, Some(&primary)) => derive(primary).cluster_mac(mode),
+            })
+        };
+        let groups = if mode == OperationMode::IgmpMulticast {
+            [first4, first6]
+                .into_iter()
+                .flatten()
+                .map(|v| derive(v).igmp_group())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        FamilyAddressing {
+            v4_mac: mac_for(first4),
+            v6_mac: mac_for(first6),
+            groups,
+        }
+    }
+
+    /// Every MAC the cluster is reached at (one, or two in IGMP-multicast mode with both
+    /// families).
+    pub fn macs(&self) -> Vec<MacAddr> {
+        let mut macs: Vec<MacAddr> = self.v4_mac.into_iter().chain(self.v6_mac).collect();
+        macs.dedup();
+        macs
     }
 }
 
@@ -353,9 +413,33 @@ mod tests {
             ("169.254.1.1", VipError::LinkLocal),
             ("fe80::1", VipError::LinkLocal),
             ("febf:ffff::1", VipError::LinkLocal),
+            ("::ffff:198.51.100.10", VipError::Ipv4Mapped),
         ] {
             assert_eq!(validate_vip(s.parse().unwrap()), Err(e), "{s}");
         }
+    }
+
+    #[test]
+    fn each_family_has_its_group_in_igmp_mode_and_the_primary_mac_otherwise() {
+        let v4: IpAddr = "172.31.3.232".parse().unwrap();
+        let v6: IpAddr = "2001:db8::ac1f:4e9".parse().unwrap();
+        let mac = |s: &str| Some(s.parse::<MacAddr>().unwrap());
+        let igmp = FamilyAddressing::new(OperationMode::IgmpMulticast, &[v4, v6]);
+        assert_eq!(igmp.v4_mac, mac("01-00-5e-7f-03-e8"));
+        assert_eq!(igmp.v6_mac, mac("33-33-ef-ff-04-e9"));
+        assert_eq!(
+            igmp.groups,
+            ["239.255.3.232", "ff05::efff:4e9"].map(|g| g.parse::<IpAddr>().unwrap())
+        );
+        assert_eq!(igmp.macs().len(), 2);
+        // Unicast and multicast: the primary VIP's MAC for both families, no groups.
+        let multi = FamilyAddressing::new(OperationMode::Multicast, &[v6, v4]);
+        assert_eq!(multi.v4_mac, mac("03-bf-ac-1f-04-e9"));
+        assert_eq!(multi.v6_mac, multi.v4_mac);
+        assert!(multi.groups.is_empty());
+        assert_eq!(multi.macs().len(), 1);
+        let only6 = FamilyAddressing::new(OperationMode::Unicast, &[v6]);
+        assert_eq!((only6.v4_mac, only6.v6_mac), (None, mac("02-bf-ac-1f-04-e9")));
     }
 
     #[test]

@@ -372,21 +372,25 @@ fn host_id_191_is_refused_in_unicast_mode_only() {
 }
 
 #[test]
-fn ipv6_and_link_local_vips_are_refused() {
+fn link_local_and_mapped_vips_are_refused_ipv6_taken() {
     for (vip, word) in [
-        ("2001:db8::10", "IPv4 VIPs only"),
         ("fe80::10", "link-local"),
         ("169.254.7.7", "link-local"),
+        ("ff05::10", "multicast"),
+        ("::ffff:198.51.100.10", "IPv4-mapped"),
     ] {
         let e = one_error(&MINIMAL.replace("198.51.100.10", vip), 4, "cluster.vip");
         assert!(e.message.contains(word) && e.message.contains(vip), "{e}");
     }
     let text = MINIMAL.replace(
         "vip = \"198.51.100.10\"",
-        "vip = \"198.51.100.10\"\nextra_vips = [\"198.51.100.11\", \"2001:db8::11\"]",
+        "vip = \"198.51.100.10\"\nextra_vips = [\"2001:db8::11\", \"fe80::11\"]",
     );
     let e = one_error(&text, 5, "cluster.extra_vips[1]");
-    assert!(e.message.contains("IPv4 VIPs only"), "{e}");
+    assert!(e.message.contains("link-local"), "{e}");
+    // IPv6 VIPs, alone or beside IPv4 ones.
+    assert!(parse(&MINIMAL.replace("198.51.100.10", "2001:db8::10")).is_ok());
+    assert!(parse(&text.replace(", \"fe80::11\"", "")).is_ok());
 }
 
 #[test]
@@ -502,7 +506,7 @@ fn a_file_with_many_kinds_of_error_reports_them_all_in_one_pass() {
     let text = r#"
 [cluster]
 name = "w b"
-vip = "2001:db8::10"
+vip = "fe80::10"
 mode = "unicast"
 key_file = ""
 heartbeat_period_ms = 5

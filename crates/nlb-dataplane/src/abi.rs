@@ -20,7 +20,8 @@ use generated as c;
 
 pub use c::COUNTER_NAMES;
 pub(crate) use c::{
-    CONN_BUCKET_BITS, CONN_CONFIRMED, CONN_WAYS, MAX_VIPS, NLB_ABI_VERSION, SLOTS_PER_CHUNK,
+    CONN_BUCKET_BITS, CONN_CONFIRMED, CONN_V6, CONN_V6_RULE_SHIFT, CONN_V6_SLOT_MASK, CONN_WAYS,
+    MAX_VIPS, NLB_ABI_VERSION, SLOTS_PER_CHUNK,
 };
 
 /// Mirrors `struct fixed`: the program's read-only `FIXED`, and its copy in `Config`.
@@ -32,10 +33,13 @@ pub(crate) struct Fixed {
     pub table_size: u32,
     pub chunks_per_rule: u32,
     pub nr_rules: u32,
-    pub vip_count: u32,
-    pub vips: [u32; MAX_VIPS],
+    pub vip4_count: u32,
+    pub vips4: [u32; MAX_VIPS],
     pub abi_version: u32,
     pub unicast_mode: u32,
+    pub vip6_count: u32,
+    pub pad: u32,
+    pub vips6: [[u64; 2]; MAX_VIPS],
 }
 // SAFETY: plain old data, every bit pattern valid, layout fixed by repr(C).
 unsafe impl Pod for Fixed {}
@@ -49,7 +53,7 @@ pub(crate) struct Config {
     pub cluster_mac: [u8; 6],
     pub own_mac: [u8; 6],
     pub tx_mac: [u8; 6],
-    pub pad: [u8; 6],
+    pub cluster_mac6: [u8; 6],
     pub fixed: Fixed,
 }
 // SAFETY: as above.
@@ -88,11 +92,14 @@ unsafe impl Pod for SlotChunk {}
 pub(crate) struct Bucket {
     pub seq: u32,
     pub pad: u32,
-    /// VIP << 32 | client, both as read from the packet; 0: the way is free.
+    /// IPv4: VIP << 32 | client, both as read from the packet; IPv6: a keyed
+    /// fingerprint; 0: the way is free.
     pub addrs: [u64; CONN_WAYS],
     /// Server port << 16 | client port.
     pub ports: [u32; CONN_WAYS],
     pub seen_ns: [u64; CONN_WAYS],
+    /// IPv6 entries: `CONN_V6 | rule << CONN_V6_RULE_SHIFT | slot`; 0 for IPv4.
+    pub v6_slots: [u32; CONN_WAYS],
 }
 
 // Every mirror, checked against the header when the crate compiles.
@@ -103,16 +110,19 @@ const _: () = {
     assert!(offset_of!(Fixed, table_size) == c::fixed__table_size);
     assert!(offset_of!(Fixed, chunks_per_rule) == c::fixed__chunks_per_rule);
     assert!(offset_of!(Fixed, nr_rules) == c::fixed__nr_rules);
-    assert!(offset_of!(Fixed, vip_count) == c::fixed__vip_count);
-    assert!(offset_of!(Fixed, vips) == c::fixed__vips);
+    assert!(offset_of!(Fixed, vip4_count) == c::fixed__vip4_count);
+    assert!(offset_of!(Fixed, vips4) == c::fixed__vips4);
     assert!(offset_of!(Fixed, abi_version) == c::fixed__abi_version);
     assert!(offset_of!(Fixed, unicast_mode) == c::fixed__unicast_mode);
+    assert!(offset_of!(Fixed, vip6_count) == c::fixed__vip6_count);
+    assert!(offset_of!(Fixed, vips6) == c::fixed__vips6);
     assert!(size_of::<Config>() == c::config_SIZE);
     assert!(offset_of!(Config, lease_deadline_ns) == c::config__lease_deadline_ns);
     assert!(offset_of!(Config, idle_timeout_ns) == c::config__idle_timeout_ns);
     assert!(offset_of!(Config, cluster_mac) == c::config__cluster_mac);
     assert!(offset_of!(Config, own_mac) == c::config__own_mac);
     assert!(offset_of!(Config, tx_mac) == c::config__tx_mac);
+    assert!(offset_of!(Config, cluster_mac6) == c::config__cluster_mac6);
     assert!(offset_of!(Config, fixed) == c::config__fixed);
     assert!(size_of::<RuleRef>() == c::rule_ref_SIZE);
     assert!(offset_of!(RuleRef, rule) == c::rule_ref__rule);
@@ -127,6 +137,7 @@ const _: () = {
     assert!(offset_of!(Bucket, addrs) == c::conn_bucket__addrs);
     assert!(offset_of!(Bucket, ports) == c::conn_bucket__ports);
     assert!(offset_of!(Bucket, seen_ns) == c::conn_bucket__seen_ns);
+    assert!(offset_of!(Bucket, v6_slots) == c::conn_bucket__v6_slots);
 };
 
 /// The byte the program reads for a slot state.

@@ -76,6 +76,7 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
     let cluster_mac = [0x01, 0x00, 0x5e, 0x7f, 0x64, 0x0a];
     dp.set_macs(Macs {
         cluster: MacAddr(cluster_mac),
+        cluster6: MacAddr(cluster_mac),
         own: MacAddr([2, 0, 0, 0, 0, 1]),
         tx: MacAddr([2, 0, 0, 0, 0, 1]),
     })?;

@@ -11,7 +11,10 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::abi::{Bucket, CONN_BUCKET_BITS, CONN_CONFIRMED as CONFIRMED, CONN_WAYS as WAYS};
+use crate::abi::{
+    Bucket, CONN_BUCKET_BITS, CONN_CONFIRMED as CONFIRMED, CONN_V6, CONN_V6_RULE_SHIFT,
+    CONN_V6_SLOT_MASK, CONN_WAYS as WAYS,
+};
 
 /// Bits of a bucket index.
 const BUCKET_BITS: u32 = CONN_BUCKET_BITS as u32;
@@ -20,13 +23,31 @@ pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
 /// How long an unconfirmed entry lives without a packet (`UNCONFIRMED_TIMEOUT_NS`).
 pub const UNCONFIRMED_TIMEOUT: Duration = Duration::from_nanos(crate::abi::UNCONFIRMED_TIMEOUT_NS);
 
+/// Who a connection is, as far as the table says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnFlow {
+    /// An IPv4 connection: its addresses.
+    V4 {
+        /// Client address.
+        client: Ipv4Addr,
+        /// The VIP.
+        vip: Ipv4Addr,
+    },
+    /// An IPv6 connection: the table keeps a fingerprint of its addresses, and the rule
+    /// and slot the program classified it in when it admitted its SYN.
+    V6 {
+        /// The rule (the rule count: no rule, the default host's traffic).
+        rule: usize,
+        /// The slot.
+        slot: u32,
+    },
+}
+
 /// One entry of the connection table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
-    /// Client address.
-    pub client: Ipv4Addr,
-    /// The VIP.
-    pub vip: Ipv4Addr,
+    /// Its addresses (IPv4) or its slot (IPv6).
+    pub flow: ConnFlow,
     /// Client port.
     pub client_port: u16,
     /// Server port.
@@ -156,6 +177,33 @@ impl ConnTable {
 }
 
 impl Connection {
+    /// The (rule, slot) it belongs to under `cluster`'s rules: an IPv4 connection is
+    /// classified as the program does, an IPv6 one is where the program put it.
+    pub fn slot(&self, cluster: &nlb_core::config::ClusterConfig) -> Option<(usize, u32)> {
+        use nlb_core::classify::{locate, Flow};
+        match self.flow {
+            ConnFlow::V4 { client, vip } => locate(
+                cluster,
+                &Flow {
+                    vip: vip.into(),
+                    transport: nlb_core::rules::Transport::from_ip_proto(self.proto),
+                    client: client.into(),
+                    client_port: self.client_port,
+                    server_port: self.server_port,
+                },
+            ),
+            ConnFlow::V6 { rule, slot } => Some((rule, slot)),
+        }
+    }
+
+    /// The client's IPv4 address (None for an IPv6 connection).
+    pub fn client_v4(&self) -> Option<Ipv4Addr> {
+        match self.flow {
+            ConnFlow::V4 { client, .. } => Some(client),
+            ConnFlow::V6 { .. } => None,
+        }
+    }
+
     /// Whether the data path counts it as gone by `now` (idle longer than
     /// `idle_timeout` when confirmed, than [`UNCONFIRMED_TIMEOUT`] when not), exactly
     /// as the program's `conn_idle` does.
@@ -186,10 +234,20 @@ fn fmix64(mut x: u64) -> u64 {
 }
 
 fn decode(bucket: usize, way: usize, b: &Bucket) -> Connection {
-    let (addrs, ports) = (b.addrs[way], b.ports[way]);
+    let (addrs, ports, v6) = (b.addrs[way], b.ports[way], b.v6_slots[way]);
+    let flow = if v6 & CONN_V6 != 0 {
+        ConnFlow::V6 {
+            rule: ((v6 & !CONN_V6) >> CONN_V6_RULE_SHIFT) as usize,
+            slot: v6 & CONN_V6_SLOT_MASK,
+        }
+    } else {
+        ConnFlow::V4 {
+            client: Ipv4Addr::from((addrs as u32).to_ne_bytes()),
+            vip: Ipv4Addr::from(((addrs >> 32) as u32).to_ne_bytes()),
+        }
+    };
     Connection {
-        client: Ipv4Addr::from((addrs as u32).to_ne_bytes()),
-        vip: Ipv4Addr::from(((addrs >> 32) as u32).to_ne_bytes()),
+        flow,
         client_port: ports as u16,
         server_port: (ports >> 16) as u16,
         proto: 6,
@@ -347,7 +405,7 @@ mod tests {
         assert_eq!(held.len(), WAYS);
         assert!(
             held.iter()
-                .any(|c| (c.client, c.client_port) == victim && c.confirmed),
+                .any(|c| (c.client_v4().unwrap(), c.client_port) == victim && c.confirmed),
             "the established connection stays"
         );
         let counters: std::collections::BTreeMap<_, _> =
@@ -358,7 +416,7 @@ mod tests {
         let unconfirmed: Vec<(Ipv4Addr, u16)> = held
             .iter()
             .filter(|c| !c.confirmed)
-            .map(|c| (c.client, c.client_port))
+            .map(|c| (c.client_v4().unwrap(), c.client_port))
             .collect();
         for &f in &unconfirmed {
             assert_eq!(dp.test_run(&ack(f), 1).unwrap().action, XDP_PASS);
@@ -371,7 +429,7 @@ mod tests {
         assert_eq!(counters["conn_table_full"], 1);
         assert!(in_bucket(&dp)
             .iter()
-            .any(|c| (c.client, c.client_port) == victim));
+            .any(|c| (c.client_v4().unwrap(), c.client_port) == victim));
     }
 
     #[test]
@@ -382,6 +440,7 @@ mod tests {
             addrs: [0; WAYS],
             ports: [0; WAYS],
             seen_ns: [0; WAYS],
+            v6_slots: [0; WAYS],
         };
         let client = u32::from_ne_bytes([203, 0, 113, 7]);
         let vip = u32::from_ne_bytes([198, 51, 100, 10]);
@@ -390,9 +449,20 @@ mod tests {
         b.seen_ns[3] = 5;
         let c = decode(9, 3, &b);
         assert!(c.confirmed);
-        assert_eq!(c.client, Ipv4Addr::new(203, 0, 113, 7));
-        assert_eq!(c.vip, Ipv4Addr::new(198, 51, 100, 10));
+        assert_eq!(
+            c.flow,
+            ConnFlow::V4 {
+                client: Ipv4Addr::new(203, 0, 113, 7),
+                vip: Ipv4Addr::new(198, 51, 100, 10)
+            }
+        );
         assert_eq!((c.client_port, c.server_port), (40000, 80));
         assert_eq!(c.last_seen, Duration::from_nanos(4));
+        b.addrs[4] = 0x1234_5678_9abc_def1;
+        b.ports[4] = 443 << 16 | 50000;
+        b.v6_slots[4] = 0x8000_0000 | 2 << 20 | 65536;
+        let c = decode(9, 4, &b);
+        assert_eq!(c.flow, ConnFlow::V6 { rule: 2, slot: 65536 });
+        assert_eq!((c.client_port, c.server_port), (50000, 443));
     }
 }

@@ -22,7 +22,7 @@ use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfLoader};
 use conntable::ConnTable;
-pub use conntable::{Connection, UNCONFIRMED_TIMEOUT};
+pub use conntable::{ConnFlow, Connection, UNCONFIRMED_TIMEOUT};
 use nlb_core::config::ClusterConfig;
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
@@ -65,6 +65,9 @@ fn map_err(e: impl fmt::Display) -> Error {
 pub struct Macs {
     /// The cluster MAC ARP answers with.
     pub cluster: MacAddr,
+    /// The MAC neighbour discovery answers with for IPv6 VIPs (the cluster MAC but in
+    /// IGMP-multicast mode, where it is the MLD group's).
+    pub cluster6: MacAddr,
     /// This interface's own MAC: admitted group-addressed frames are re-addressed to it.
     pub own: MacAddr,
     /// Source MAC of frames the program sends (the masked MAC in unicast mode).
@@ -136,7 +139,7 @@ fn fixed(cluster: &ClusterConfig, conn_seed: u64) -> Result<Fixed, Error> {
     if rules >= u8::MAX as usize {
         return Err(Error::Unsupported(format!("{rules} port rules")));
     }
-    let vips: Vec<IpAddr> = cluster.vips().collect();
+    let vips = program_vips(cluster);
     if vips.len() > MAX_VIPS {
         return Err(Error::Unsupported(format!(
             "{} VIPs; at most {MAX_VIPS}",
@@ -149,15 +152,35 @@ fn fixed(cluster: &ClusterConfig, conn_seed: u64) -> Result<Fixed, Error> {
         table_size: cluster.table_size,
         chunks_per_rule: chunks_per_rule(cluster) as u32,
         nr_rules: rules as u32,
-        vip_count: vips.len() as u32,
-        vips: [0; MAX_VIPS],
         abi_version: NLB_ABI_VERSION,
         unicast_mode: u32::from(cluster.mode == nlb_core::addressing::OperationMode::Unicast),
+        ..Fixed::default()
     };
-    for (i, v) in vips.iter().enumerate() {
-        fixed.vips[i] = ipv4(*v)?;
+    for v in vips {
+        match v {
+            IpAddr::V4(a) => {
+                fixed.vips4[fixed.vip4_count as usize] = u32::from_ne_bytes(a.octets());
+                fixed.vip4_count += 1;
+            }
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                fixed.vips6[fixed.vip6_count as usize] = [
+                    u64::from_ne_bytes(o[..8].try_into().expect("8 bytes")),
+                    u64::from_ne_bytes(o[8..].try_into().expect("8 bytes")),
+                ];
+                fixed.vip6_count += 1;
+            }
+        }
     }
     Ok(fixed)
+}
+
+/// The cluster's VIPs in the program's order (`PORTS`' index): IPv4 first, then IPv6,
+/// each in the configuration's order.
+fn program_vips(cluster: &ClusterConfig) -> Vec<IpAddr> {
+    let mut vips: Vec<IpAddr> = cluster.vips().collect();
+    vips.sort_by_key(IpAddr::is_ipv6);
+    vips
 }
 
 /// How many 64-slot chunks one rule's slot table takes.
@@ -199,12 +222,13 @@ fn rule_ref(cluster: &ClusterConfig, vip: IpAddr, transport: Transport, port: u1
 /// Fills `PORTS` with the rule of every (VIP, protocol, server port), computed by the
 /// core's own rule matching.
 fn write_ports(map: &MapData, cluster: &ClusterConfig) -> Result<(), Error> {
-    let entries = cluster.vips().count() * PORTS_PER_VIP;
+    let vips = program_vips(cluster);
+    let entries = vips.len() * PORTS_PER_VIP;
     let mem = mapped::Mapped::new::<PortRules>(map, entries)?;
     // SAFETY: the mapping holds `entries` PortRules (checked by Mapped::new), which are
     // plain data; the program is not attached yet, so nobody reads them meanwhile.
     let ports = unsafe { std::slice::from_raw_parts_mut(mem.ptr().cast::<PortRules>(), entries) };
-    for (v, vip) in cluster.vips().enumerate() {
+    for (v, &vip) in vips.iter().enumerate() {
         for port in 0..=u16::MAX {
             ports[v * PORTS_PER_VIP + port as usize] = PortRules {
                 tcp: rule_ref(cluster, vip, Transport::Tcp, port),
@@ -213,15 +237,6 @@ fn write_ports(map: &MapData, cluster: &ClusterConfig) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn ipv4(ip: IpAddr) -> Result<u32, Error> {
-    match ip {
-        IpAddr::V4(a) => Ok(u32::from_ne_bytes(a.octets())),
-        IpAddr::V6(_) => Err(Error::Unsupported(format!(
-            "{ip}: the data path handles IPv4 VIPs only"
-        ))),
-    }
 }
 
 impl Dataplane {
@@ -233,7 +248,10 @@ impl Dataplane {
         let mut ebpf = EbpfLoader::new()
             .override_global("FIXED", &fixed, true)
             .map_max_entries("SLOTS", entries as u32)
-            .map_max_entries("PORTS", fixed.vip_count * PORTS_PER_VIP as u32)
+            .map_max_entries(
+                "PORTS",
+                (fixed.vip4_count + fixed.vip6_count) * PORTS_PER_VIP as u32,
+            )
             .load(XDP_OBJECT)
             .map_err(|e| Error::Load(e.to_string()))?;
         let prog = xdp_mut(&mut ebpf, "nlb_xdp")?;
@@ -370,6 +388,7 @@ impl Dataplane {
         self.config.cluster_mac = macs.cluster.0;
         self.config.own_mac = macs.own.0;
         self.config.tx_mac = macs.tx.0;
+        self.config.cluster_mac6 = macs.cluster6.0;
         self.write_config()
     }
 

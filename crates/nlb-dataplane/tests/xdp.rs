@@ -4,7 +4,7 @@ use nlb_core::config::{ClusterConfig, Config};
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
 use nlb_dataplane::packet::{self, tcp_flags, Fragment};
-use nlb_dataplane::{ktime_now, Dataplane, Macs, XDP_DROP, XDP_PASS, XDP_TX};
+use nlb_dataplane::{ktime_now, ConnFlow, Dataplane, Macs, XDP_DROP, XDP_PASS, XDP_TX};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -13,11 +13,20 @@ use std::time::Duration;
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 const CLUSTER_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x7f, 0x64, 0x0a];
+const CLUSTER_MAC6: [u8; 6] = [0x33, 0x33, 0xef, 0xff, 0x00, 0x10];
 const OWN_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 
+/// The IPv6 cases.
+#[path = "xdp/ipv6.rs"]
+mod ipv6;
+
 fn cluster(extra: &str, rules: &str) -> ClusterConfig {
+    cluster_of("198.51.100.10", extra, rules)
+}
+
+fn cluster_of(vip: &str, extra: &str, rules: &str) -> ClusterConfig {
     let text = format!(
-        "[cluster]\nname = \"dp\"\nvip = \"198.51.100.10\"\nkey_file = \"k\"\n{extra}\n{rules}\n[host]\nid = 1\ninterface = \"eth0\"\n"
+        "[cluster]\nname = \"dp\"\nvip = \"{vip}\"\nkey_file = \"k\"\n{extra}\n{rules}\n[host]\nid = 1\ninterface = \"eth0\"\n"
     );
     Config::parse(Path::new("dp.toml"), &text).unwrap().cluster
 }
@@ -28,6 +37,7 @@ fn loaded(c: &ClusterConfig) -> Dataplane {
     let mut dp = Dataplane::load(c).expect("load the XDP program (run as root)");
     dp.set_macs(Macs {
         cluster: MacAddr(CLUSTER_MAC),
+        cluster6: MacAddr(CLUSTER_MAC6),
         own: MacAddr(OWN_MAC),
         tx: MacAddr([2, 1, 2, 3, 4, 5]),
     })
@@ -59,24 +69,26 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
     .unwrap();
     let vectors: Vec<Vector> = serde_json::from_str(&text).unwrap();
     let mut checked = 0;
-    for v in vectors.iter().filter(|v| v.client.is_ipv4()) {
-        let IpAddr::V4(client) = v.client else {
-            unreachable!()
+    for v in &vectors {
+        // A client of each family reaches a VIP of its own family.
+        let syn = |client: IpAddr, port| match client {
+            IpAddr::V4(c) => packet::tcp(CLUSTER_MAC, c, VIP, port, 80, tcp_flags::SYN),
+            IpAddr::V6(c) => packet::tcp6(CLUSTER_MAC6, c, ipv6::VIP6, port, 80, tcp_flags::SYN),
         };
         let rule = format!(
             "[[cluster.rule]]\nports = 80\nprotocol = \"tcp\"\naffinity = \"{}\"\n",
             v.affinity
         );
-        let mut c = cluster(&format!("table_size = {}", v.table_size), &rule);
+        let vip = if v.client.is_ipv4() { "198.51.100.10" } else { "2001:db8::10" };
+        let mut c = cluster_of(vip, &format!("table_size = {}", v.table_size), &rule);
         // Any 64-bit seed: seeds derived from names use all 64 bits (TOML cannot say them).
         c.hash_seed = u64::from_str_radix(&v.seed, 16).unwrap();
         let mut dp = loaded(&c);
         let mut states = all(&c, SlotState::NotOwned);
         states[v.slot as usize] = SlotState::Owned;
         dp.set_slots(0, &states).unwrap();
-        let syn = packet::tcp(CLUSTER_MAC, client, VIP, v.client_port, 80, tcp_flags::SYN);
         assert_eq!(
-            dp.test_run(&syn, 1).unwrap().action,
+            dp.test_run(&syn(v.client, v.client_port), 1).unwrap().action,
             XDP_PASS,
             "vector {} {} {}",
             v.client,
@@ -88,9 +100,8 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
         let mut states = all(&c, SlotState::Owned);
         states[v.slot as usize] = SlotState::NotOwned;
         dp.set_slots(0, &states).unwrap();
-        let other = packet::tcp(CLUSTER_MAC, client, VIP, v.client_port, 80, tcp_flags::SYN);
         assert_eq!(
-            dp.test_run(&other, 1).unwrap().action,
+            dp.test_run(&syn(v.client, v.client_port), 1).unwrap().action,
             XDP_DROP,
             "vector {} {} {}",
             v.client,
@@ -99,7 +110,7 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 125, "every IPv4 vector");
+    assert_eq!(checked, 175, "every vector, IPv4 and IPv6");
 }
 
 fn web() -> (ClusterConfig, Dataplane) {
@@ -279,8 +290,11 @@ fn the_connection_table_holds_thousands_of_connections_each_in_its_place() {
         .unwrap()
         .iter()
         .map(|k| {
-            assert_eq!((k.vip, k.server_port, k.proto), (VIP, 80, 6));
-            (k.client, k.client_port)
+            let ConnFlow::V4 { client, vip } = k.flow else {
+                panic!("an IPv4 connection: {k:?}")
+            };
+            assert_eq!((vip, k.server_port, k.proto), (VIP, 80, 6));
+            (client, k.client_port)
         })
         .collect();
     listed.sort();

@@ -292,9 +292,9 @@ fn config_check_refuses_host_191_in_unicast_mode_and_ipv6_vips() {
         err.contains("cluster.vip: `fe80::10`") && err.contains("link-local"),
         "{err}"
     );
-    let err = with_vip(2, "2001:db8::10");
+    let err = with_vip(2, "::ffff:198.51.100.10");
     assert!(
-        err.contains("cluster.vip: `2001:db8::10`") && err.contains("IPv4 VIPs only"),
+        err.contains("cluster.vip: `::ffff:198.51.100.10`") && err.contains("IPv4-mapped"),
         "{err}"
     );
     std::fs::remove_dir_all(d).unwrap();

@@ -10,15 +10,13 @@ use crate::signals::Signals;
 use crate::state::{self, Changes};
 use crate::{control, link, link_monitor, wait};
 use anyhow::Context;
-use nlb_core::classify::{locate, Flow};
 use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Node, Rejection};
 use nlb_core::mac::MacAddr;
-use nlb_core::rules::Transport;
 use nlb_core::time::Time;
-use nlb_dataplane::{ktime_now, Dataplane};
+use nlb_dataplane::{ktime_now, packet, Dataplane};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::debug;
@@ -38,10 +36,13 @@ pub struct Daemon {
     pub config: Config,
     /// The control socket.
     pub control: control::ControlSocket,
-    /// The VIPs, all IPv4.
-    pub vips: Vec<Ipv4Addr>,
-    /// The cluster MAC of the cluster's mode.
+    /// The VIPs.
+    pub vips: Vec<IpAddr>,
+    /// The cluster MAC of the cluster's mode: what ARP answers for the IPv4 VIPs.
     pub cluster_mac: MacAddr,
+    /// What neighbour discovery answers for the IPv6 VIPs (the cluster MAC, or in
+    /// IGMP-multicast mode the MLD group's).
+    pub cluster_mac6: MacAddr,
     /// The source MAC of frames this host sends (its NIC's own).
     pub tx_mac: MacAddr,
     /// What signals asked for.
@@ -54,8 +55,9 @@ pub struct Daemon {
     pub program_id: u32,
     /// The heartbeat socket.
     pub socket: link::HeartbeatSocket,
-    /// The IGMP membership, in IGMP multicast mode.
-    pub igmp: Option<link::IgmpMembership>,
+    /// Group memberships: the IGMP-multicast mode's groups, IPv6 VIPs' solicited-node
+    /// groups.
+    pub groups: link::GroupMemberships,
     /// The state machine.
     pub node: Node,
     /// The cluster interface's link changes.
@@ -120,13 +122,14 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         mut control,
         vips,
         cluster_mac,
+        cluster_mac6,
         tx_mac,
         signals,
         mut changes,
         mut dp,
         program_id,
         socket,
-        igmp,
+        groups,
         mut node,
         mut monitor,
     } = d;
@@ -252,14 +255,12 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
                 ktime_now(),
                 format!("{iface}: {what}; re-announcing membership and VIPs"),
             );
-            if let Some(m) = &igmp {
-                next_igmp = now + Duration::from_secs(10);
-                if let Err(e) = m.refresh() {
-                    log.warn(
-                        ktime_now(),
-                        format!("re-announcing the IGMP membership: {e}"),
-                    );
-                }
+            next_igmp = now + Duration::from_secs(10);
+            if let Err(e) = groups.refresh() {
+                log.warn(
+                    ktime_now(),
+                    format!("re-announcing the group memberships: {e}"),
+                );
             }
         }
         // Announce the VIPs when this host becomes the one that answers ARP for them
@@ -268,14 +269,29 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         let responder = node.slot_state(cluster.rules.len(), 0).admits_new_flows();
         if responder && (!arp_responder || link_changed.is_some()) {
             for v in &vips {
-                let garp = nlb_dataplane::packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v);
-                if let Err(e) = socket.send(&garp) {
+                let frame = match v {
+                    IpAddr::V4(v) => packet::gratuitous_arp(tx_mac.0, cluster_mac.0, *v),
+                    IpAddr::V6(v) => {
+                        packet::unsolicited_advertisement(tx_mac.0, cluster_mac6.0, *v)
+                    }
+                };
+                if let Err(e) = socket.send(&frame) {
                     log.warn(ktime_now(), format!("announcing {v}: {e}"));
                 }
             }
             log.info(
                 ktime_now(),
-                format!("announced the VIPs at {cluster_mac} (gratuitous ARP)"),
+                if cluster_mac6 == cluster_mac {
+                    format!(
+                        "announced the VIPs at {cluster_mac} (gratuitous ARP, unsolicited \
+                         neighbour advertisement)"
+                    )
+                } else {
+                    format!(
+                        "announced the VIPs at {cluster_mac}, the IPv6 ones at {cluster_mac6} \
+                         (gratuitous ARP, unsolicited neighbour advertisement)"
+                    )
+                },
             );
         }
         arp_responder = responder;
@@ -333,23 +349,22 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
             last_vip_count = (now, seen);
             next_vip_count = now + Duration::from_secs(1);
         }
-        if let Some(m) = &igmp {
-            if now >= next_igmp {
-                // Every 10 s; every second while no peer is heard: the switch may have
-                // lost this port's membership (and with it the cluster's traffic), and
-                // a host that hears nobody must not wait long to be found again.
-                next_igmp = now
-                    + if node.hears_peers(Time::from_duration(now)) {
-                        Duration::from_secs(10)
-                    } else {
-                        Duration::from_secs(1)
-                    };
-                if let Err(e) = m.refresh() {
-                    log.warn(
-                        ktime_now(),
-                        format!("re-announcing the IGMP membership: {e}"),
-                    );
-                }
+        if !groups.groups().is_empty() && now >= next_igmp {
+            // Every 10 s; every second while no peer is heard: the switch may have lost
+            // this port's memberships (and with them the cluster's traffic, or the
+            // neighbour solicitations for IPv6 VIPs), and a host that hears nobody must
+            // not wait long to be found again.
+            next_igmp = now
+                + if node.hears_peers(Time::from_duration(now)) {
+                    Duration::from_secs(10)
+                } else {
+                    Duration::from_secs(1)
+                };
+            if let Err(e) = groups.refresh() {
+                log.warn(
+                    ktime_now(),
+                    format!("re-announcing the group memberships: {e}"),
+                );
             }
         }
         if stopping {
@@ -389,14 +404,7 @@ fn report_held(
         return;
     }
     for c in dp.live_connections(ktime_now()) {
-        let flow = Flow {
-            vip: IpAddr::V4(c.vip),
-            transport: Transport::from_ip_proto(c.proto),
-            client: IpAddr::V4(c.client),
-            client_port: c.client_port,
-            server_port: c.server_port,
-        };
-        if let Some(n) = locate(cluster, &flow).and_then(|key| held.get_mut(&key)) {
+        if let Some(n) = c.slot(cluster).and_then(|key| held.get_mut(&key)) {
             *n += 1;
         }
     }

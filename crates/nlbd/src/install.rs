@@ -12,7 +12,7 @@ use nlb_core::config::ClusterConfig;
 use nlb_core::mac::MacAddr;
 use nlb_dataplane::pkt_type::PacketTypeFix;
 use nlb_dataplane::{ktime_now, Dataplane, Macs};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The queue per unresolved neighbour on the cluster interface: a few full-size frames
@@ -30,7 +30,7 @@ pub struct Host<'a> {
     /// The index of lo, which gets the VIPs.
     pub lo_index: u32,
     /// The VIPs.
-    pub vips: &'a [Ipv4Addr],
+    pub vips: &'a [IpAddr],
     /// The MACs the data path uses.
     pub macs: Macs,
     /// The NIC's own MAC (unicast mode replaces it; the record keeps it).
@@ -97,7 +97,9 @@ pub fn install(
     }
 
     // The kernel must neither answer ARP for the VIPs nor use them as ARP sources on
-    // the cluster interface: the XDP program answers with the cluster MAC.
+    // the cluster interface: the XDP program answers with the cluster MAC. (IPv6 needs
+    // no such setting: Linux answers a neighbour solicitation only for addresses of
+    // the interface it came in on, and the VIPs are on lo.)
     changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_ignore"), "1")?;
     changes.set_sysctl(format!("/proc/sys/net/ipv4/conf/{iface}/arp_announce"), "2")?;
     // Replies to a client whose MAC is unknown wait in a queue per neighbour
@@ -113,7 +115,7 @@ pub fn install(
     )?;
     for v in vips {
         changes.record(|c| c.vips.push(*v))?;
-        netlink::address(lo_index, *v, 32, true).with_context(|| format!("adding {v} to lo"))?;
+        netlink::address(lo_index, *v, true).with_context(|| format!("adding {v} to lo"))?;
     }
     if unicast {
         // The NIC keeps its own MAC, which every frame it sends carries (so no switch

@@ -1,5 +1,5 @@
 //! The cluster interface: its index and MAC, the heartbeat socket, multicast filter
-//! membership and IGMP group membership.
+//! membership and group membership (IGMP, MLD).
 //!
 //! rustix makes the system calls, except three it has no call for, made through libc:
 //! PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS and getifaddrs.
@@ -12,7 +12,7 @@ use rustix::net::{
     self, sockopt, AddressFamily, Protocol, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -157,49 +157,87 @@ impl HeartbeatSocket {
     }
 }
 
-/// Membership of the IGMP-mode group (239.255.Y.Z) on the cluster interface. Leaving
-/// and re-joining makes the kernel send unsolicited membership reports, so a switch
-/// that lost the membership (a live migration, say) relearns it within a period.
-pub struct IgmpMembership {
-    fd: OwnedFd,
-    group: Ipv4Addr,
+/// Multicast groups joined on the cluster interface: the IGMP-multicast mode's groups
+/// (IGMP for IPv4, MLD for IPv6) and each IPv6 VIP's solicited-node group, without
+/// which neither the NIC's filter nor an MLD-snooping switch passes the neighbour
+/// solicitations for it. Leaving and re-joining makes the kernel send unsolicited
+/// reports, so a switch that lost a membership (a live migration, say) relearns it.
+pub struct GroupMemberships {
+    v4: OwnedFd,
+    v6: OwnedFd,
+    groups: Vec<IpAddr>,
     ifindex: u32,
 }
 
-impl IgmpMembership {
-    /// Joins `group` on `ifindex`.
-    pub fn join(group: Ipv4Addr, ifindex: u32) -> io::Result<Self> {
-        let fd = net::socket_with(
-            AddressFamily::INET,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
-        let m = IgmpMembership { fd, group, ifindex };
-        m.add()?;
+impl GroupMemberships {
+    /// Joins `groups` on `ifindex`.
+    pub fn join(groups: Vec<IpAddr>, ifindex: u32) -> io::Result<Self> {
+        let socket = |family| {
+            net::socket_with(family, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
+        };
+        let v4 = socket(AddressFamily::INET)?;
+        let v6 = socket(AddressFamily::INET6)?;
+        let m = GroupMemberships {
+            v4,
+            v6,
+            groups,
+            ifindex,
+        };
+        for g in &m.groups {
+            m.add(*g)?;
+        }
         Ok(m)
     }
 
-    fn add(&self) -> io::Result<()> {
-        let any = Ipv4Addr::UNSPECIFIED;
-        Ok(sockopt::set_ip_add_membership_with_ifindex(
-            &self.fd,
-            &self.group,
-            &any,
-            self.ifindex,
-        )?)
+    /// The groups.
+    pub fn groups(&self) -> &[IpAddr] {
+        &self.groups
     }
 
-    /// Re-announces the membership (unsolicited reports).
+    fn add(&self, group: IpAddr) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => Ok(sockopt::set_ip_add_membership_with_ifindex(
+                &self.v4,
+                &g,
+                &Ipv4Addr::UNSPECIFIED,
+                self.ifindex,
+            )?),
+            IpAddr::V6(g) => Ok(sockopt::set_ipv6_add_membership(
+                &self.v6,
+                &g,
+                self.ifindex,
+            )?),
+        }
+    }
+
+    fn drop_one(&self, group: IpAddr) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => Ok(sockopt::set_ip_drop_membership_with_ifindex(
+                &self.v4,
+                &g,
+                &Ipv4Addr::UNSPECIFIED,
+                self.ifindex,
+            )?),
+            IpAddr::V6(g) => Ok(sockopt::set_ipv6_drop_membership(
+                &self.v6,
+                &g,
+                self.ifindex,
+            )?),
+        }
+    }
+
+    /// Re-announces every membership (unsolicited reports).
     pub fn refresh(&self) -> io::Result<()> {
-        let any = Ipv4Addr::UNSPECIFIED;
-        sockopt::set_ip_drop_membership_with_ifindex(&self.fd, &self.group, &any, self.ifindex)?;
-        self.add()
+        for g in &self.groups {
+            self.drop_one(*g)?;
+            self.add(*g)?;
+        }
+        Ok(())
     }
 }
 
-/// The interfaces (other than `except`) that carry IPv4 address `addr`.
-pub fn interfaces_with(addr: std::net::Ipv4Addr, except: &str) -> Vec<String> {
+/// The interfaces (other than `except`) that carry address `addr`.
+pub fn interfaces_with(addr: IpAddr, except: &str) -> Vec<String> {
     let mut out = Vec::new();
     // libc: rustix has no getifaddrs.
     // SAFETY: getifaddrs fills a list we walk read-only and free once.
@@ -211,9 +249,23 @@ pub fn interfaces_with(addr: std::net::Ipv4Addr, except: &str) -> Vec<String> {
         let mut cur = list;
         while !cur.is_null() {
             let ifa = &*cur;
-            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
-                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                let found = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            let family = if ifa.ifa_addr.is_null() {
+                0
+            } else {
+                i32::from((*ifa.ifa_addr).sa_family)
+            };
+            let found = match family {
+                libc::AF_INET => {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    Some(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()))
+                }
+                libc::AF_INET6 => {
+                    let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                    Some(IpAddr::from(sin6.sin6_addr.s6_addr))
+                }
+                _ => None,
+            };
+            if let Some(found) = found {
                 let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
                     .to_string_lossy()
                     .into_owned();

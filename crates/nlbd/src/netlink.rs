@@ -7,7 +7,9 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
     NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage, LinkXdp};
 use netlink_packet_route::neighbour::{
     NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
@@ -17,7 +19,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use rustix::io::Errno;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// XDP_FLAGS_SKB_MODE: generic XDP.
@@ -105,18 +107,30 @@ pub fn link_kind(ifindex: u32) -> io::Result<Option<InfoKind>> {
     }))
 }
 
-/// Adds (`add`) or removes an address with prefix `prefix` on interface `ifindex`.
+/// Adds (`add`) or removes a host address (/32 or /128) on interface `ifindex`.
 /// Adding an existing address, or removing a missing one, is not an error.
-pub fn address(ifindex: u32, addr: Ipv4Addr, prefix: u8, add: bool) -> io::Result<()> {
+pub fn address(ifindex: u32, addr: IpAddr, add: bool) -> io::Result<()> {
     let mut message = AddressMessage::default();
-    message.header.family = AddressFamily::Inet;
-    message.header.prefix_len = prefix;
     message.header.scope = AddressScope::Universe;
     message.header.index = ifindex;
     message.attributes = vec![
-        AddressAttribute::Local(IpAddr::V4(addr)),
-        AddressAttribute::Address(IpAddr::V4(addr)),
+        AddressAttribute::Local(addr),
+        AddressAttribute::Address(addr),
     ];
+    match addr {
+        IpAddr::V4(_) => {
+            message.header.family = AddressFamily::Inet;
+            message.header.prefix_len = 32;
+        }
+        IpAddr::V6(_) => {
+            message.header.family = AddressFamily::Inet6;
+            message.header.prefix_len = 128;
+            // No duplicate address detection: every member holds the VIP, and DAD
+            // would find it "duplicate" and disable it.
+            message.header.flags = AddressHeaderFlags::Nodad;
+            message.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+    }
     if add {
         transact(
             RouteNetlinkMessage::NewAddress(message),

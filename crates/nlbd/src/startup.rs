@@ -10,12 +10,12 @@ use crate::signals::Signals;
 use crate::state::{self, undo, Changes};
 use crate::{control, install, link, link_monitor};
 use anyhow::{anyhow, bail, Context};
-use nlb_core::addressing::{ClusterAddressing, OperationMode};
+use nlb_core::addressing::{FamilyAddressing, OperationMode};
 use nlb_core::config::Config;
 use nlb_core::convergence::Node;
 use nlb_core::time::Time;
-use nlb_dataplane::{ktime_now, Dataplane, Macs};
-use std::net::{IpAddr, Ipv4Addr};
+use nlb_dataplane::{ktime_now, packet, Dataplane, Macs};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Heartbeat-type frames from sources not yet authenticated that the XDP program lets
@@ -71,22 +71,18 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     let iface = &config.host.interface.clone();
     // First, before changing anything: refuse if another nlbd serves this interface.
     let control = control::ControlSocket::bind(iface)?;
-    let vips: Vec<Ipv4Addr> = cluster
-        .vips()
-        .map(|v| match v {
-            IpAddr::V4(a) => Ok(a),
-            // The configuration parser refuses IPv6 VIPs; this stays as a guard.
-            IpAddr::V6(a) => Err(anyhow!(
-                "VIP {a} (from {}): nlbd's data path handles IPv4 VIPs only so far",
-                config.path.display()
-            )),
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let vips: Vec<IpAddr> = cluster.vips().collect();
     let ifindex = link::ifindex(iface)
         .with_context(|| format!("interface {iface} (from {})", config.path.display()))?;
     let lo_index = link::ifindex("lo")?;
-    let addressing = ClusterAddressing::new(cluster.vip)?;
-    let cluster_mac = addressing.cluster_mac(cluster.mode);
+    let addressing = FamilyAddressing::new(cluster.mode, &vips);
+    // What ARP answers (IPv4) and neighbour discovery (IPv6): one MAC but in
+    // IGMP-multicast mode with both families.
+    let cluster_mac = addressing
+        .v4_mac
+        .or(addressing.v6_mac)
+        .expect("a cluster has a VIP");
+    let cluster_mac6 = addressing.v6_mac.unwrap_or(cluster_mac);
     let unicast = cluster.mode == OperationMode::Unicast;
     let period = Duration::from_millis(cluster.heartbeat_period_ms.into());
     let loss_window = period * cluster.loss_tolerance;
@@ -170,6 +166,7 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
                     vips: &vips,
                     macs: Macs {
                         cluster: cluster_mac,
+                        cluster6: cluster_mac6,
                         own: own_mac,
                         tx: tx_mac,
                     },
@@ -196,17 +193,31 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         );
     }
     if !unicast {
-        socket
-            .add_multicast(cluster_mac)
-            .with_context(|| format!("multicast filter of {iface}"))?;
+        for mac in addressing.macs() {
+            socket
+                .add_multicast(mac)
+                .with_context(|| format!("multicast filter of {iface}"))?;
+        }
     }
-    let igmp = match (cluster.mode, addressing.igmp_group()) {
-        (OperationMode::IgmpMulticast, IpAddr::V4(g)) => Some(
-            link::IgmpMembership::join(g, ifindex)
-                .with_context(|| format!("joining {g} on {iface}"))?,
-        ),
-        _ => None,
-    };
+    let groups: Vec<IpAddr> = addressing
+        .groups
+        .iter()
+        .copied()
+        .chain(vips.iter().filter_map(|v| match v {
+            IpAddr::V6(v) => Some(IpAddr::V6(packet::solicited_node(*v).0)),
+            IpAddr::V4(_) => None,
+        }))
+        .collect();
+    let groups = link::GroupMemberships::join(groups.clone(), ifindex).with_context(|| {
+        format!(
+            "joining {} on {iface}",
+            groups
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
 
     let now = ktime_now();
     let node = match resumed {
@@ -225,8 +236,17 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     log.info(
         ktime_now(),
         format!(
-            "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}",
-            config.host.id, cluster.name, cluster.vip, cluster.mode, cluster_mac
+            "host {} on {iface}: cluster `{}` ({}, {}), cluster MAC {}{}",
+            config.host.id,
+            cluster.name,
+            cluster.vip,
+            cluster.mode,
+            cluster_mac,
+            if cluster_mac6 == cluster_mac || addressing.v4_mac.is_none() {
+                String::new()
+            } else {
+                format!(" (IPv6 VIPs: {cluster_mac6})")
+            }
         ),
     );
 
@@ -239,13 +259,14 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         control,
         vips,
         cluster_mac,
+        cluster_mac6,
         tx_mac,
         signals,
         changes,
         dp,
         program_id,
         socket,
-        igmp,
+        groups,
         node,
         monitor,
     })

@@ -6,7 +6,7 @@ use crate::netlink;
 use anyhow::Context;
 use nlb_dataplane::pkt_type::PacketTypeFix;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use tracing::warn;
@@ -17,7 +17,7 @@ pub struct Changed {
     /// Sysctl files and their values before.
     pub sysctls: Vec<(String, String)>,
     /// VIPs added to lo (by index of lo).
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// The interface's MAC before unicast mode set the cluster MAC.
     pub original_mac: Option<[u8; 6]>,
     /// A masking program is attached at the interface's egress (nlbd before 0.2 in
@@ -189,7 +189,7 @@ pub fn undo(interface: &str, ifindex: u32, lo_index: u32, changed: &Changed) {
         }
     }
     for v in &changed.vips {
-        if let Err(e) = netlink::address(lo_index, *v, 32, false) {
+        if let Err(e) = netlink::address(lo_index, *v, false) {
             warn!("could not remove {v} from lo: {e}");
         }
     }

@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use toml::de::{DeTable, DeValue};
 
-/// Reads a VIP: a unicast address nlbd can serve. nlbd's data path handles IPv4 only
-/// so far, so an IPv6 VIP is refused here, where nlbd and `nlb config check` both see it
-/// (the addressing module derives IPv6 addresses for when it does).
+/// Reads a VIP: a unicast IPv4 or IPv6 address nlbd can serve.
 fn parse_vip(cx: &mut Ctx, s: &str, span: Range<usize>, field: &str) -> Option<IpAddr> {
     let ip: IpAddr = match s.parse() {
         Ok(ip) => ip,
@@ -26,7 +24,8 @@ fn parse_vip(cx: &mut Ctx, s: &str, span: Range<usize>, field: &str) -> Option<I
                 span,
                 field,
                 format!(
-                    "`{s}` is not an IP address; expected an IPv4 address such as 198.51.100.10"
+                    "`{s}` is not an IP address; expected an IPv4 or IPv6 address such as \
+                     198.51.100.10 or 2001:db8::10"
                 ),
             );
             return None;
@@ -36,15 +35,10 @@ fn parse_vip(cx: &mut Ctx, s: &str, span: Range<usize>, field: &str) -> Option<I
         cx.error(
             span,
             field,
-            format!("`{s}`: {e}; expected a routable unicast IPv4 address such as 198.51.100.10"),
-        );
-        return None;
-    }
-    if ip.is_ipv6() {
-        cx.error(
-            span,
-            field,
-            format!("`{s}` is an IPv6 address; nlbd's data path handles IPv4 VIPs only so far: expected an IPv4 address such as 198.51.100.10"),
+            format!(
+                "`{s}`: {e}; expected a routable unicast address such as 198.51.100.10 or \
+                 2001:db8::10"
+            ),
         );
         return None;
     }
