@@ -14,6 +14,7 @@
 //! - [`convergence`] and [`wire`]: the heartbeat protocol and its state machine.
 //! - [`control`]: the control socket protocol between nlbd and `nlb`.
 //! - [`time`]: points in time on the clock nlbd and the simulator pass in.
+//! - [`switch_config`]: the switch and router side of a cluster, per vendor.
 
 pub mod addressing;
 pub mod classify;
@@ -25,6 +26,7 @@ pub mod host;
 pub mod key;
 pub mod mac;
 pub mod rules;
+pub mod switch_config;
 pub mod table;
 pub mod time;
 pub mod wire;

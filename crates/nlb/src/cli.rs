@@ -162,6 +162,51 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the switch's (and the gateway router's) configuration for the cluster.
+    ///
+    /// Reads the hosts' configuration files (all must share one [cluster] part) and
+    /// writes, for the cluster's mode, what the switch and router need, each command
+    /// after a comment saying why:
+    ///
+    /// unicast: nothing (the switch floods frames to 02-bf-...; that is how every host
+    /// receives them), and why a static MAC entry would break the cluster.
+    ///
+    /// multicast: static ARP for every VIP on the router (--router; RFC 1812 3.3.2: routers
+    /// refuse a multicast MAC in ARP replies) and static MAC entries for 03-bf-... on the
+    /// hosts' ports to stop the flooding (they cannot follow a live-migrated VM).
+    ///
+    /// igmp-multicast: static ARP as above, IGMP snooping and a querier (MLD for an IPv6
+    /// VIP), the PowerConnect "bridge multicast group", and static entries for switches
+    /// that snoop by IP.
+    ///
+    /// Without --vlan and --ports the output holds placeholders (<VLAN>, <PORT>) that its
+    /// header lists. The linux-bridge and open-vswitch output is a shell script (set -e).
+    /// Syntax is taken from each vendor's public documentation, cited in nlb's source;
+    /// the output says where nlb could not check a command.
+    SwitchConfig {
+        /// One configuration file per host (one is enough).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The switch's or router's syntax.
+        #[arg(long, value_enum)]
+        vendor: VendorArg,
+        /// The cluster's VLAN id.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4094))]
+        vlan: Option<u16>,
+        /// The hosts' switch ports, in the vendor's naming (Gi1/0/1, 1/1/3, ...): comma
+        /// separated, or the option repeated.
+        #[arg(long, value_name = "PORT,...", value_delimiter = ',')]
+        ports: Vec<String>,
+        /// Also write the gateway router's static ARP entries (multicast modes).
+        #[arg(long)]
+        router: bool,
+        /// The bridge's name (linux-bridge, open-vswitch).
+        #[arg(long, value_name = "NAME")]
+        bridge: Option<String>,
+        /// Print JSON for scripts: vendor, mode and every command with why.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a new cluster key file (32 random bytes as hex, mode 0600).
     ///
     /// nlbd refuses a key file that group or others may read or write (as ssh refuses
@@ -469,6 +514,43 @@ pub enum LabCommand {
     },
 }
 
+/// The vendors `nlb switch-config` writes for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum VendorArg {
+    /// Cisco IOS and IOS-XE (Catalyst).
+    CiscoIos,
+    /// Cisco NX-OS (Nexus).
+    CiscoNxos,
+    /// Arista EOS.
+    AristaEos,
+    /// Juniper Junos (EX/QFX, set commands).
+    Junos,
+    /// Dell PowerConnect (54xx-era CLI).
+    DellPowerconnect,
+    /// Dell SmartFabric OS10.
+    DellOs10,
+    /// Linux bridge: a shell script of ip and bridge commands.
+    LinuxBridge,
+    /// Open vSwitch: a shell script of ovs-vsctl commands.
+    OpenVswitch,
+}
+
+impl From<VendorArg> for nlb_core::switch_config::Vendor {
+    fn from(v: VendorArg) -> Self {
+        use nlb_core::switch_config::Vendor;
+        match v {
+            VendorArg::CiscoIos => Vendor::CiscoIos,
+            VendorArg::CiscoNxos => Vendor::CiscoNxos,
+            VendorArg::AristaEos => Vendor::AristaEos,
+            VendorArg::Junos => Vendor::Junos,
+            VendorArg::DellPowerconnect => Vendor::DellPowerconnect,
+            VendorArg::DellOs10 => Vendor::DellOs10,
+            VendorArg::LinuxBridge => Vendor::LinuxBridge,
+            VendorArg::OpenVswitch => Vendor::OpenVswitch,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// The XDP program under BPF_PROG_RUN for each kind of packet, beside an
@@ -526,6 +608,7 @@ impl Command {
             | Command::Handoff { options }
             | Command::Reload { options } => options.json,
             Command::Ip2mac { json, .. }
+            | Command::SwitchConfig { json, .. }
             | Command::Plan { json, .. }
             | Command::Simulate { json, .. }
             | Command::Config(ConfigCommand::Check { json, .. })

@@ -11,6 +11,7 @@ mod lab;
 mod output;
 mod plan;
 mod simulate;
+mod switch_config;
 mod verbs;
 
 use clap::{CommandFactory, Parser};
@@ -178,6 +179,27 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Reload { options } => change(Request::Reload, options),
         Command::Handoff { options } => change(Request::HandOff, options),
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
+        Command::SwitchConfig {
+            files,
+            vendor,
+            vlan,
+            ports,
+            router,
+            bridge,
+            json,
+        } => {
+            return switch_config::run(
+                &files,
+                switch_config::Options {
+                    vendor,
+                    vlan,
+                    ports,
+                    router,
+                    bridge,
+                    json,
+                },
+            )
+        }
         Command::Keygen { file, force } => keygen::run(&file, force),
         Command::Config(ConfigCommand::Check { files, json }) => return check::run(&files, json),
         Command::Plan {
