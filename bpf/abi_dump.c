@@ -40,6 +40,7 @@ int main(void)
 	VALUE(AFFINITY_NETWORK);
 	SIZE(fixed);
 	FIELD(fixed, seed);
+	FIELD(fixed, seed6);
 	FIELD(fixed, conn_seed);
 	FIELD(fixed, table_size);
 	FIELD(fixed, chunks_per_rule);

@@ -79,8 +79,10 @@ enum counter {
  * matches its configuration): the program's read-only FIXED, whose values the verifier
  * knows, so reading one costs a load from a constant address and no map lookup. */
 struct fixed {
-	/* The flow hash's key (the core's hash_seed). */
+	/* The flow hash's key (the core's hash_seed), and its key for the low half of an
+	 * IPv6 address (the core's seed6(hash_seed)). */
 	__u64 seed;
+	__u64 seed6;
 	/* Keys the connection table's bucket hash: random per load, so nobody outside can
 	 * aim flows at one bucket. */
 	__u64 conn_seed;

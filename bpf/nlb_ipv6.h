@@ -141,9 +141,30 @@ static __always_inline int ipv6_frame(struct xdp_md *ctx, struct ethhdr *eth)
 		return count(CNT_PASS_NOT_VIP, XDP_PASS);
 	}
 
+	/* The common case on its own straight path, as IPv4's: TCP or UDP right after the
+	 * header. */
+	__u8 nh = ip6->nexthdr;
+	if (__builtin_expect(nh == IPPROTO_TCP || nh == IPPROTO_UDP, 1)) {
+		__u8 *l4 = (void *)(ip6 + 1);
+		if (l4 + (nh == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr)) > (__u8 *)end)
+			return count(CNT_DROP_MALFORMED, XDP_DROP);
+		struct verdict_in in = {
+			.vip_index = vip,
+			.client_port = bpf_ntohs(*(__u16 *)l4),
+			.server_port = bpf_ntohs(*(__u16 *)(l4 + 2)),
+			.proto = nh,
+			.tcp_flags = nh == IPPROTO_TCP ? l4[TCP_FLAGS_OFFSET] : 0,
+			.has_ports = 1,
+			.v6 = 1,
+		};
+		__builtin_memcpy(in.client6, &ip6->saddr, 16);
+		if (!decide(&in))
+			return XDP_DROP;
+		return pass_to_host(eth);
+	}
+
 	struct verdict_in in = { .vip_index = vip, .v6 = 1 };
 	__builtin_memcpy(in.client6, &ip6->saddr, 16);
-	__u8 nh = ip6->nexthdr;
 	__u8 *p = (void *)(ip6 + 1);
 	__u16 frag = 0;
 	__u32 frag_id = 0;

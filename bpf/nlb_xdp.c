@@ -27,6 +27,9 @@
 struct flow_key {
 	__u64 addrs;
 	__u32 ports;
+	/* addrs is a keyed hash already (IPv6): the bucket needs no further mixing. A
+	 * constant where the key is made, so each family keeps only its own code. */
+	__u8 keyed;
 };
 
 
@@ -34,6 +37,8 @@ struct flow_key {
  * to change them on reload): read-only data the verifier knows, so a packet to no VIP
  * costs a compare per VIP, and the classification no map lookup for its parameters. */
 const volatile struct fixed FIXED = {};
+
+_Static_assert(MAX_VIPS <= 16, "an IPv6 connection's fingerprint holds the VIP index in 4 bits");
 
 /* Source MACs (in the low 48 bits) that authenticated heartbeats came from: the daemon
  * adds a source once a frame from it verifies. */
@@ -210,13 +215,11 @@ static __always_inline __u64 flow_hash(__u64 seed, __u32 addr, __u16 port)
 	return fmix64(h ^ (((__u64)port << 32) | 4));
 }
 
-/* The Rust core's flow_hash for an IPv6 client (host-order words). */
-static __always_inline __u64 flow_hash6(__u64 seed, const __u32 w[4], __u16 port)
+/* The Rust core's flow_hash for an IPv6 client (its halves in host order): the halves
+ * are mixed side by side, each with its own key. */
+static __always_inline __u64 flow_hash6(__u64 hi, __u64 lo, __u16 port)
 {
-	__u64 h = seed;
-#pragma unroll
-	for (int i = 0; i < 4; i++)
-		h = fmix64(h ^ (__u64)w[i]);
+	__u64 h = fmix64(FIXED.seed ^ hi) ^ fmix64(FIXED.seed6 ^ lo);
 	return fmix64(h ^ (((__u64)port << 32) | 6));
 }
 
@@ -278,7 +281,7 @@ struct verdict_in {
 
 static __always_inline struct conn_bucket *conn_bucket(const struct flow_key *k)
 {
-	__u64 h = fmix64(k->addrs ^ FIXED.conn_seed) ^ k->ports;
+	__u64 h = (k->keyed ? k->addrs : fmix64(k->addrs ^ FIXED.conn_seed)) ^ k->ports;
 	__u32 idx = (h * 0x9e3779b97f4a7c15ULL) >> (64 - CONN_BUCKET_BITS);
 	return bpf_map_lookup_elem(&CONNS, &idx);
 }
@@ -465,11 +468,14 @@ static __always_inline int decide(const struct verdict_in *in)
 			port = 0;
 		__u64 h;
 		if (in->v6) {
-			__u32 w[4] = { bpf_ntohl(in->client6[0]), bpf_ntohl(in->client6[1]),
-				       bpf_ntohl(in->client6[2]), bpf_ntohl(in->client6[3]) };
+			__u64 hi, lo;
+			__builtin_memcpy(&hi, &in->client6[0], 8);
+			__builtin_memcpy(&lo, &in->client6[2], 8);
+			hi = bpf_be64_to_cpu(hi);
+			lo = bpf_be64_to_cpu(lo);
 			if (ref.affinity == AFFINITY_NETWORK)
-				w[2] = w[3] = 0;
-			h = flow_hash6(FIXED.seed, w, port);
+				lo = 0;
+			h = flow_hash6(hi, lo, port);
 		} else {
 			__u32 addr = bpf_ntohl(in->client);
 			if (ref.affinity == AFFINITY_NETWORK)
@@ -490,21 +496,25 @@ static __always_inline int decide(const struct verdict_in *in)
 	/* Likewise the connection table's key. An IPv6 connection's addresses do not fit
 	 * a word: it is known by a 64-bit fingerprint keyed by the load's random seed, so
 	 * nobody outside can make two flows share one (a chance one needs the same bucket
-	 * and ports too: about 2^-64 a lookup). */
+	 * and ports too: about 2^-59 a lookup). Two rounds make the address's fingerprint
+	 * (nobody can aim the second word at the first's mix without the key); the VIP's
+	 * index takes bits 1..4 of it, bit 0 is set (a free way is 0). Only TCP is
+	 * tracked, so only TCP pays for it. */
+	int tcp = in->proto == IPPROTO_TCP;
 	struct flow_key key = {
 		.ports = ((__u32)in->server_port << 16) | in->client_port,
 	};
 	__u32 v6_slot = 0;
-	if (in->v6) {
+	if (in->v6 && tcp) {
 		__u64 x = fmix64(FIXED.conn_seed ^ (((__u64)in->client6[0] << 32) | in->client6[1]));
 		x = fmix64(x ^ (((__u64)in->client6[2] << 32) | in->client6[3]));
-		key.addrs = fmix64(x ^ in->vip_index) | 1;
+		key.addrs = (x & ~0x1fULL) | ((__u64)in->vip_index << 1) | 1;
+		key.keyed = 1;
 		v6_slot = CONN_V6 | ((__u32)ref.rule << CONN_V6_RULE_SHIFT) | slot;
-	} else {
+	} else if (!in->v6) {
 		key.addrs = ((__u64)in->vip << 32) | in->client;
 	}
 
-	int tcp = in->proto == IPPROTO_TCP;
 	int syn = tcp && (in->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	__u64 now = coarse_now();
 	if (st == SLOT_OWNED && tcp && !syn) {
@@ -642,12 +652,12 @@ static __always_inline int other_frame(struct xdp_md *ctx, struct ethhdr *eth)
 	void *end = (void *)(long)ctx->data_end;
 	if ((void *)(eth + 1) > end)
 		return count(CNT_DROP_MALFORMED, XDP_PASS);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return ipv6_frame(ctx, eth);
 	if (eth->h_proto == bpf_htons(ETH_P_NLB_HEARTBEAT))
 		return heartbeat(eth);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP))
 		return handle_arp(ctx, eth);
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return ipv6_frame(ctx, eth);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		return count(CNT_DROP_MALFORMED, XDP_PASS);
 	return count(CNT_PASS_NOT_IP, XDP_PASS);

@@ -439,7 +439,10 @@ mod tests {
         assert!(multi.groups.is_empty());
         assert_eq!(multi.macs().len(), 1);
         let only6 = FamilyAddressing::new(OperationMode::Unicast, &[v6]);
-        assert_eq!((only6.v4_mac, only6.v6_mac), (None, mac("02-bf-ac-1f-04-e9")));
+        assert_eq!(
+            (only6.v4_mac, only6.v6_mac),
+            (None, mac("02-bf-ac-1f-04-e9"))
+        );
     }
 
     #[test]

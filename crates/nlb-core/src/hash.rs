@@ -6,12 +6,18 @@
 //! ```text
 //! fmix64(x): x ^= x >> 33; x *= 0xff51afd7ed558ccd; x ^= x >> 33;
 //!            x *= 0xc4ceb9fe1a85ec53; x ^= x >> 33
-//! h = seed
-//! for each 32-bit word w of the client address (big-endian; 1 word for IPv4, 4 for IPv6):
-//!     h = fmix64(h ^ w)
-//! h = fmix64(h ^ (port << 32 | ip_version))      ip_version is 4 or 6
+//! IPv4 (the address a 32-bit word):   a = fmix64(seed ^ addr)
+//! IPv6 (the address two 64-bit big-endian halves hi, lo):
+//!     a = fmix64(seed ^ hi) ^ fmix64(seed6(seed) ^ lo)
+//!     seed6(seed) = fmix64(seed ^ 0x6e6c622d69707636)   ("nlb-ipv6")
+//! h = fmix64(a ^ (port << 32 | ip_version))      ip_version is 4 or 6
 //! slot = ((h >> 32) * table_size) >> 32
 //! ```
+//!
+//! The IPv6 halves are mixed side by side, so the hash takes two rounds in a row for
+//! either family (the program's per-packet cost follows the longest chain of rounds).
+//! Their keys differ and are secret with the seed: within one /64 (all an outsider
+//! controls) two clients never collide, and which slots they reach cannot be aimed.
 //!
 //! The affinity chooses the inputs: `none` hashes address and client port; `single`
 //! the address with port 0; `network` the address masked to /24 (IPv4) or /64 (IPv6)
@@ -71,20 +77,21 @@ pub fn network_of(ip: IpAddr) -> IpAddr {
 /// The keyed hash of a flow's affinity inputs.
 #[inline]
 pub fn flow_hash(seed: u64, input: &HashInput) -> u64 {
-    let mut h = seed;
-    let version = match input.addr {
-        IpAddr::V4(a) => {
-            h = fmix64(h ^ u64::from(u32::from(a)));
-            4u64
-        }
+    let (a, version) = match input.addr {
+        IpAddr::V4(a) => (fmix64(seed ^ u64::from(u32::from(a))), 4u64),
         IpAddr::V6(a) => {
-            for w in a.octets().chunks_exact(4) {
-                h = fmix64(h ^ u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]])));
-            }
-            6u64
+            let bits = u128::from(a);
+            let (hi, lo) = ((bits >> 64) as u64, bits as u64);
+            (fmix64(seed ^ hi) ^ fmix64(seed6(seed) ^ lo), 6u64)
         }
     };
-    fmix64(h ^ (u64::from(input.port) << 32 | version))
+    fmix64(a ^ (u64::from(input.port) << 32 | version))
+}
+
+/// The key of an IPv6 address's low half: derived from the seed, unlike the high half's.
+#[inline]
+pub fn seed6(seed: u64) -> u64 {
+    fmix64(seed ^ 0x6e6c_622d_6970_7636)
 }
 
 /// Maps a hash to a slot of a table of `table_size` slots (multiply-shift, no division).
@@ -106,6 +113,27 @@ mod tests {
         assert_eq!(n.addr.to_string(), "203.0.113.0");
         let c6: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
         assert_eq!(network_of(c6).to_string(), "2001:db8:1:2::");
+    }
+
+    #[test]
+    fn ipv6_halves_have_their_own_keys() {
+        // The same 64 bits as high or as low half, or the halves swapped: no structure
+        // survives the two keys.
+        let v6 = |hi: u64, lo: u64| HashInput {
+            addr: IpAddr::V6((u128::from(hi) << 64 | u128::from(lo)).into()),
+            port: 80,
+        };
+        for seed in [0, 1, 0x0123_4567_89ab_cdef] {
+            let x = 0x2001_0db8_0000_0001u64;
+            assert_ne!(flow_hash(seed, &v6(x, 7)), flow_hash(seed, &v6(7, x)));
+            assert_ne!(flow_hash(seed, &v6(x, x)), flow_hash(seed, &v6(0, 0)));
+            // Within one /64, all different.
+            let mut seen: std::collections::HashSet<u64> = (0..10_000u64)
+                .map(|lo| flow_hash(seed, &v6(x, lo)))
+                .collect();
+            assert_eq!(seen.len(), 10_000);
+            seen.clear();
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub(crate) use c::{
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Fixed {
     pub seed: u64,
+    pub seed6: u64,
     pub conn_seed: u64,
     pub table_size: u32,
     pub chunks_per_rule: u32,
@@ -106,6 +107,7 @@ pub(crate) struct Bucket {
 const _: () = {
     assert!(size_of::<Fixed>() == c::fixed_SIZE);
     assert!(offset_of!(Fixed, seed) == c::fixed__seed);
+    assert!(offset_of!(Fixed, seed6) == c::fixed__seed6);
     assert!(offset_of!(Fixed, conn_seed) == c::fixed__conn_seed);
     assert!(offset_of!(Fixed, table_size) == c::fixed__table_size);
     assert!(offset_of!(Fixed, chunks_per_rule) == c::fixed__chunks_per_rule);

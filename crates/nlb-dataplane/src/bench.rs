@@ -6,7 +6,7 @@ use crate::{ktime_now, Dataplane, Error, Macs, PassProgram, RunResult};
 use nlb_core::config::Config;
 use nlb_core::convergence::SlotState;
 use nlb_core::mac::MacAddr;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ const CONFIG: &str = r#"
 [cluster]
 name = "bench"
 vip = "198.51.100.10"
+extra_vips = ["2001:db8::10"]
 key_file = "k"
 [[cluster.rule]]
 ports = 80
@@ -85,6 +86,8 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
 
     let vip = Ipv4Addr::new(198, 51, 100, 10);
     let client = Ipv4Addr::new(203, 0, 113, 7);
+    let vip6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
+    let client6 = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 7);
     // Half of the web rule's slots are ours: port 1000's and not port 2000's, say.
     let states: Vec<SlotState> = (0..cluster.table_size)
         .map(|s| {
@@ -98,11 +101,11 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
     dp.set_slots(0, &states)?;
     dp.set_slots(1, &vec![SlotState::Owned; cluster.table_size as usize])?;
     dp.set_slots(cluster.rules.len(), &[SlotState::Owned])?;
-    let slot = |port: u16| {
+    let slot = |client: IpAddr, vip: IpAddr, port: u16| {
         let flow = nlb_core::classify::Flow {
-            vip: vip.into(),
+            vip,
             transport: nlb_core::rules::Transport::Tcp,
-            client: client.into(),
+            client,
             client_port: port,
             server_port: 80,
         };
@@ -110,53 +113,89 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
             .expect("to the VIP")
             .1
     };
-    let owned_port = (1024..u16::MAX)
-        .find(|&p| slot(p) % 2 == 0)
-        .expect("a port");
-    let foreign_port = (1024..u16::MAX)
-        .find(|&p| slot(p) % 2 == 1)
-        .expect("a port");
-
-    let established = packet::tcp(cluster_mac, client, vip, owned_port, 80, tcp_flags::ACK);
-    // A connection held in a released slot: the case that consults the table.
-    let released_port = (1024..u16::MAX)
-        .find(|&p| slot(p) % 2 == 1 && p != foreign_port)
-        .expect("a port");
-    dp.set_slot(0, slot(released_port), SlotState::Owned)?;
-    dp.test_run(
-        &packet::tcp(cluster_mac, client, vip, released_port, 80, tcp_flags::SYN),
-        1,
-    )?;
-    dp.set_slot(0, slot(released_port), SlotState::ReleasedDraining)?;
-    let held = packet::tcp(cluster_mac, client, vip, released_port, 80, tcp_flags::ACK);
-    let cases: Vec<(&'static str, Vec<u8>)> = vec![
-        (
-            "non-VIP packet",
-            packet::tcp(
-                [2, 0, 0, 0, 0, 1],
-                client,
-                Ipv4Addr::new(198, 51, 100, 99),
-                owned_port,
-                80,
-                tcp_flags::SYN,
+    // A TCP segment from the family's client to its VIP.
+    let tcp = |v6: bool, port: u16, flags: u8| {
+        if v6 {
+            packet::tcp6(cluster_mac, client6, vip6, port, 80, flags)
+        } else {
+            packet::tcp(cluster_mac, client, vip, port, 80, flags)
+        }
+    };
+    let mut cases: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    for v6 in [false, true] {
+        let (c, v) = if v6 {
+            (IpAddr::V6(client6), IpAddr::V6(vip6))
+        } else {
+            (IpAddr::V4(client), IpAddr::V4(vip))
+        };
+        let slot = |port| slot(c, v, port);
+        let owned_port = (1024..u16::MAX)
+            .find(|&p| slot(p) % 2 == 0)
+            .expect("a port");
+        let foreign_port = (1024..u16::MAX)
+            .find(|&p| slot(p) % 2 == 1)
+            .expect("a port");
+        // A connection held in a released slot: the case that consults the table.
+        let released_port = (1024..u16::MAX)
+            .find(|&p| slot(p) % 2 == 1 && p != foreign_port)
+            .expect("a port");
+        dp.set_slot(0, slot(released_port), SlotState::Owned)?;
+        dp.test_run(&tcp(v6, released_port, tcp_flags::SYN), 1)?;
+        dp.set_slot(0, slot(released_port), SlotState::ReleasedDraining)?;
+        let (non_vip, udp) = if v6 {
+            let other = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x99);
+            (
+                packet::tcp6([2, 0, 0, 0, 0, 1], client6, other, owned_port, 80, 2),
+                packet::udp6(cluster_mac, client6, vip6, 5353, 53, None),
+            )
+        } else {
+            let other = Ipv4Addr::new(198, 51, 100, 99);
+            (
+                packet::tcp([2, 0, 0, 0, 0, 1], client, other, owned_port, 80, 2),
+                packet::udp(cluster_mac, client, vip, 5353, 53, Fragment::default()),
+            )
+        };
+        let name = |v4: &'static str, v6name: &'static str| if v6 { v6name } else { v4 };
+        cases.extend([
+            (name("non-VIP packet", "IPv6: non-VIP packet"), non_vip),
+            (
+                name(
+                    "VIP packet, slot not owned",
+                    "IPv6: VIP packet, slot not owned",
+                ),
+                tcp(v6, foreign_port, tcp_flags::SYN),
             ),
-        ),
-        (
-            "VIP packet, slot not owned",
-            packet::tcp(cluster_mac, client, vip, foreign_port, 80, tcp_flags::SYN),
-        ),
-        (
-            "VIP packet, new flow owned (UDP)",
-            packet::udp(cluster_mac, client, vip, 5353, 53, Fragment::default()),
-        ),
-        (
-            "VIP packet, new TCP connection (SYN), slot owned",
-            packet::tcp(cluster_mac, client, vip, owned_port, 80, tcp_flags::SYN),
-        ),
-        ("VIP packet, established, slot owned", established),
-        ("VIP packet, established, slot released (table hit)", held),
-    ];
-    let baseline_frame = packet::tcp(cluster_mac, client, vip, owned_port, 80, tcp_flags::ACK);
+            (
+                name(
+                    "VIP packet, new flow owned (UDP)",
+                    "IPv6: VIP packet, new flow owned (UDP)",
+                ),
+                udp,
+            ),
+            (
+                name(
+                    "VIP packet, new TCP connection (SYN), slot owned",
+                    "IPv6: VIP packet, new TCP connection (SYN), slot owned",
+                ),
+                tcp(v6, owned_port, tcp_flags::SYN),
+            ),
+            (
+                name(
+                    "VIP packet, established, slot owned",
+                    "IPv6: VIP packet, established, slot owned",
+                ),
+                tcp(v6, owned_port, tcp_flags::ACK),
+            ),
+            (
+                name(
+                    "VIP packet, established, slot released (table hit)",
+                    "IPv6: VIP packet, established, slot released (table hit)",
+                ),
+                tcp(v6, released_port, tcp_flags::ACK),
+            ),
+        ]);
+    }
+    let baseline_frame = tcp(false, 1024, tcp_flags::ACK);
     let mut results = Vec::new();
     let mut baseline = Vec::new();
     let mut per_case: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
@@ -190,31 +229,45 @@ pub fn run(repeat: u32, rounds: usize) -> Result<Vec<BenchCase>, Error> {
             ratio: r[r.len() / 2],
         });
     }
-    // The kernel runs repetitions on one buffer, and an ARP request becomes a reply in
-    // it: time single runs instead, the baseline likewise.
-    let arp = packet::arp_request([2, 0xaa, 0, 0, 0, 1], client, vip);
+    // The kernel runs repetitions on one buffer, and an ARP request (a neighbour
+    // solicitation) becomes a reply in it: time single runs instead, the baseline
+    // likewise.
     let singles = (rounds * 2000).max(1000);
-    let mut arp_times = Vec::with_capacity(singles);
-    let mut base_times = Vec::with_capacity(singles);
-    let mut arp_action = 0;
-    for _ in 0..singles {
-        base_times.push(pass.test_run(&arp, 1)?.per_run.as_secs_f64() * 1e9);
-        let r = dp.test_run(&arp, 1)?;
-        arp_action = r.action;
-        arp_times.push(r.per_run.as_secs_f64() * 1e9);
+    let solicitations = [
+        (
+            "ARP request for the VIP, single runs",
+            packet::arp_request([2, 0xaa, 0, 0, 0, 1], client, vip),
+        ),
+        (
+            "IPv6: neighbour solicitation for the VIP, single runs",
+            packet::neighbour_solicitation([2, 0xaa, 0, 0, 0, 1], client6, vip6),
+        ),
+    ];
+    for (i, (name, frame)) in solicitations.iter().enumerate() {
+        let mut times = Vec::with_capacity(singles);
+        let mut base_times = Vec::with_capacity(singles);
+        let mut action = 0;
+        for _ in 0..singles {
+            base_times.push(pass.test_run(frame, 1)?.per_run.as_secs_f64() * 1e9);
+            let r = dp.test_run(frame, 1)?;
+            action = r.action;
+            times.push(r.per_run.as_secs_f64() * 1e9);
+        }
+        let (a, b) = (median(times), median(base_times));
+        if i == 0 {
+            results.push(BenchCase {
+                name: "baseline: XDP_PASS only, single runs",
+                action: 2,
+                median_ns: b,
+                ratio: 1.0,
+            });
+        }
+        results.push(BenchCase {
+            name,
+            action,
+            median_ns: a,
+            ratio: a / b.max(1e-3),
+        });
     }
-    let (a, b) = (median(arp_times), median(base_times));
-    results.push(BenchCase {
-        name: "baseline: XDP_PASS only, single runs",
-        action: 2,
-        median_ns: b,
-        ratio: 1.0,
-    });
-    results.push(BenchCase {
-        name: "ARP request for the VIP, single runs",
-        action: arp_action,
-        median_ns: a,
-        ratio: a / b.max(1e-3),
-    });
     Ok(results)
 }

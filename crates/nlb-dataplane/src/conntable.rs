@@ -462,7 +462,13 @@ mod tests {
         b.ports[4] = 443 << 16 | 50000;
         b.v6_slots[4] = 0x8000_0000 | 2 << 20 | 65536;
         let c = decode(9, 4, &b);
-        assert_eq!(c.flow, ConnFlow::V6 { rule: 2, slot: 65536 });
+        assert_eq!(
+            c.flow,
+            ConnFlow::V6 {
+                rule: 2,
+                slot: 65536
+            }
+        );
         assert_eq!((c.client_port, c.server_port), (50000, 443));
     }
 }

@@ -1,6 +1,6 @@
 //! The lab switch's MAC-based snooping (`bpf/lab_switch.c`): a tc egress program on
-//! every bridge port that lets frames to the IGMP-mode group MAC out only on ports
-//! whose hosts joined the group. `nlb lab` keeps the member set equal to the bridge's
+//! every bridge port that lets frames to an IGMP-mode group MAC (IGMP's for IPv4, MLD's
+//! for IPv6) out only on ports whose hosts joined that group. `nlb lab` keeps the member set equal to the bridge's
 //! MDB. The attachments live as long as this value.
 
 use crate::{map_err, Error};
@@ -15,9 +15,12 @@ pub static LAB_SWITCH_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 struct SwitchConfig {
-    group_mac: [u8; 6],
-    pad: [u8; 2],
+    group_macs: [[u8; 6]; GROUPS],
+    pad: [u8; 4],
 }
+
+/// How many groups the program filters (`GROUPS` in `bpf/lab_switch.c`).
+pub const GROUPS: usize = 2;
 // SAFETY: plain old data, layout fixed by repr(C).
 unsafe impl Pod for SwitchConfig {}
 
@@ -27,8 +30,20 @@ pub struct LabSwitch {
 }
 
 impl LabSwitch {
-    /// Loads the program filtering frames to `group_mac`.
-    pub fn load(group_mac: MacAddr) -> Result<Self, Error> {
+    /// Loads the program filtering frames to `group_macs` (at most [`GROUPS`]; group
+    /// `g` of [`LabSwitch::set_members`] is `group_macs[g]`).
+    pub fn load(group_macs: &[MacAddr]) -> Result<Self, Error> {
+        if group_macs.len() > GROUPS {
+            return Err(Error::Unsupported(format!(
+                "{} groups; the lab switch filters {GROUPS}",
+                group_macs.len()
+            )));
+        }
+        // Unused groups stay all zeros: no frame is sent to that MAC.
+        let mut macs = [[0u8; 6]; GROUPS];
+        for (slot, mac) in macs.iter_mut().zip(group_macs) {
+            *slot = mac.0;
+        }
         let mut ebpf = Ebpf::load(LAB_SWITCH_OBJECT).map_err(|e| Error::Load(e.to_string()))?;
         let prog: &mut SchedClassifier = ebpf
             .program_mut("lab_switch_egress")
@@ -43,8 +58,8 @@ impl LabSwitch {
             .set(
                 0,
                 SwitchConfig {
-                    group_mac: group_mac.0,
-                    pad: [0; 2],
+                    group_macs: macs,
+                    pad: [0; 4],
                 },
                 0,
             )
@@ -65,15 +80,21 @@ impl LabSwitch {
         Ok(())
     }
 
-    /// Makes the member ports exactly `ifindexes`.
-    pub fn set_members(&mut self, ifindexes: &[u32]) -> Result<(), Error> {
-        let mut map: HashMap<&mut MapData, u32, u8> =
+    /// Makes the member ports of group `group` exactly `ifindexes`.
+    pub fn set_members(&mut self, group: usize, ifindexes: &[u32]) -> Result<(), Error> {
+        let key = |i: u32| (group as u64) << 32 | u64::from(i);
+        let wanted: Vec<u64> = ifindexes.iter().map(|&i| key(i)).collect();
+        let mut map: HashMap<&mut MapData, u64, u8> =
             HashMap::try_from(self.ebpf.map_mut("MEMBERS").expect("MEMBERS")).map_err(map_err)?;
-        let old: Vec<u32> = map.keys().filter_map(Result::ok).collect();
-        for k in old.iter().filter(|k| !ifindexes.contains(k)) {
+        let old: Vec<u64> = map
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k >> 32 == group as u64)
+            .collect();
+        for k in old.iter().filter(|k| !wanted.contains(k)) {
             map.remove(k).map_err(map_err)?;
         }
-        for k in ifindexes.iter().filter(|k| !old.contains(k)) {
+        for k in wanted.iter().filter(|k| !old.contains(k)) {
             map.insert(k, 1, 0).map_err(map_err)?;
         }
         Ok(())

@@ -148,6 +148,7 @@ fn fixed(cluster: &ClusterConfig, conn_seed: u64) -> Result<Fixed, Error> {
     }
     let mut fixed = Fixed {
         seed: cluster.hash_seed,
+        seed6: nlb_core::hash::seed6(cluster.hash_seed),
         conn_seed,
         table_size: cluster.table_size,
         chunks_per_rule: chunks_per_rule(cluster) as u32,

@@ -218,7 +218,16 @@ pub fn ipv6(
     frag: Option<Fragment6>,
     payload: &[u8],
 ) -> Vec<u8> {
-    ipv6_hops(dst_mac, [2, 0, 0, 0, 0, 0xc1], src, dst, next, frag, 64, payload)
+    ipv6_hops(
+        dst_mac,
+        [2, 0, 0, 0, 0, 0xc1],
+        src,
+        dst,
+        next,
+        frag,
+        64,
+        payload,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -79,7 +79,11 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
             "[[cluster.rule]]\nports = 80\nprotocol = \"tcp\"\naffinity = \"{}\"\n",
             v.affinity
         );
-        let vip = if v.client.is_ipv4() { "198.51.100.10" } else { "2001:db8::10" };
+        let vip = if v.client.is_ipv4() {
+            "198.51.100.10"
+        } else {
+            "2001:db8::10"
+        };
         let mut c = cluster_of(vip, &format!("table_size = {}", v.table_size), &rule);
         // Any 64-bit seed: seeds derived from names use all 64 bits (TOML cannot say them).
         c.hash_seed = u64::from_str_radix(&v.seed, 16).unwrap();
@@ -88,7 +92,9 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
         states[v.slot as usize] = SlotState::Owned;
         dp.set_slots(0, &states).unwrap();
         assert_eq!(
-            dp.test_run(&syn(v.client, v.client_port), 1).unwrap().action,
+            dp.test_run(&syn(v.client, v.client_port), 1)
+                .unwrap()
+                .action,
             XDP_PASS,
             "vector {} {} {}",
             v.client,
@@ -101,7 +107,9 @@ fn the_program_classifies_every_shared_vector_like_the_core() {
         states[v.slot as usize] = SlotState::NotOwned;
         dp.set_slots(0, &states).unwrap();
         assert_eq!(
-            dp.test_run(&syn(v.client, v.client_port), 1).unwrap().action,
+            dp.test_run(&syn(v.client, v.client_port), 1)
+                .unwrap()
+                .action,
             XDP_DROP,
             "vector {} {} {}",
             v.client,

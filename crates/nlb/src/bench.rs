@@ -35,16 +35,16 @@ pub fn run(repeat: u32, rounds: usize, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds: median of the mean per run (wall time of each call),"
+        "BPF_PROG_RUN, {repeat} repetitions x {rounds} rounds: median of the mean per run (the thread's CPU time over each call),"
     );
     println!("and median of each round's ratio to the XDP_PASS run just before it");
     println!(
-        "{:<52} {:>6} {:>10} {:>10}",
+        "{:<60} {:>6} {:>10} {:>10}",
         "case", "action", "ns/packet", "x XDP_PASS"
     );
     for r in &rows {
         println!(
-            "{:<52} {:>6} {:>10.1} {:>10.2}",
+            "{:<60} {:>6} {:>10.1} {:>10.2}",
             r.case, r.action, r.median_ns, r.ratio_to_xdp_pass
         );
     }

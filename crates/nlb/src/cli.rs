@@ -379,6 +379,9 @@ pub enum LabCommand {
         /// 100 ms timeout): the measurement's resolution.
         #[arg(long, value_name = "MS", default_value_t = 2)]
         interval_ms: u64,
+        /// Connect to the lab's IPv6 VIP (2001:db8::10) rather than its IPv4 one.
+        #[arg(long)]
+        ipv6: bool,
         #[command(flatten)]
         name: LabName,
         /// Print JSON for scripts.
@@ -422,6 +425,9 @@ pub enum LabCommand {
         /// Number of connections, one after another.
         #[arg(long, default_value_t = 300)]
         connections: usize,
+        /// To the lab's IPv6 VIP (2001:db8::10) rather than its IPv4 one.
+        #[arg(long)]
+        ipv6: bool,
         #[command(flatten)]
         name: LabName,
         /// Print JSON for scripts.
@@ -506,8 +512,9 @@ pub enum LabCommand {
     /// The lab switch's MAC-based IGMP snooping agent (runs in the switch namespace).
     #[command(hide = true)]
     Switch {
-        #[arg(long)]
-        vip: std::net::IpAddr,
+        /// The cluster's VIPs (the first of each family derives its group).
+        #[arg(long, required = true)]
+        vip: Vec<std::net::IpAddr>,
         /// The prefix of the bridges' names (br0, br1, ...).
         #[arg(long, default_value = "br")]
         bridge: String,

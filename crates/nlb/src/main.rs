@@ -78,6 +78,7 @@ fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
             host,
             how,
             interval_ms,
+            ipv6,
             name,
             json,
         } => lab::failover::run(
@@ -85,13 +86,15 @@ fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
             &host,
             how,
             std::time::Duration::from_millis(interval_ms.max(1)),
+            ipv6,
             json,
         ),
         LabCommand::Traffic {
             connections,
+            ipv6,
             name,
             json,
-        } => lab::traffic(&name.name, connections, json),
+        } => lab::traffic(&name.name, connections, ipv6, json),
         LabCommand::Bench {
             rounds,
             span_ms,
@@ -110,7 +113,7 @@ fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
         LabCommand::Demo { hosts, mode, name } => lab::demo::run(hosts, &mode, &name),
         LabCommand::Serve { id, port } => lab::service::serve(id, port).map(|_| ExitCode::SUCCESS),
         LabCommand::Switch { vip, bridge } => {
-            lab::switch::run(vip, &bridge).map(|_| ExitCode::SUCCESS)
+            lab::switch::run(&vip, &bridge).map(|_| ExitCode::SUCCESS)
         }
     }
 }

@@ -96,6 +96,47 @@ fn ip2mac_json() {
 }
 
 #[test]
+fn ipv6_vips_are_taken_by_ip2mac_config_check_and_plan() {
+    let out = stdout(&nlb(&["ip2mac", "2001:db8::ac1f:3e8"]));
+    for want in [
+        "02-bf-ac-1f-03-e8",
+        "03-bf-ac-1f-03-e8",
+        "33-33-ef-ff-03-e8",
+        "ff05::efff:3e8",
+    ] {
+        assert!(out.contains(want), "missing {want} in\n{out}");
+    }
+    let (d, files) = example_cluster("ipv6");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.replacen(
+            "vip = \"198.51.100.10\"",
+            "vip = \"198.51.100.10\"\nextra_vips = [\"2001:db8::10\"]",
+            1,
+        );
+        write(Path::new(f), &text);
+    }
+    let o = nlb(&check_args(&files));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut plan = vec!["plan"];
+    plan.extend(files.iter().map(String::as_str));
+    let o = nlb(&plan);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn an_unbracketed_ipv6_rule_target_is_refused_with_the_form_to_use() {
+    let o = nlb(&["drain", "2001:db8::10:80"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("brackets") && err.contains("[2001:db8::10]:80"),
+        "{err}"
+    );
+}
+
+#[test]
 fn ip2mac_rejects_bad_input_naming_it() {
     for bad in ["300.1.1.1", "vip", "224.0.0.1", "0.0.0.0"] {
         let o = nlb(&["ip2mac", bad]);
@@ -264,7 +305,7 @@ fn config_check_finds_hosts_with_different_keys_without_showing_them() {
 }
 
 #[test]
-fn config_check_refuses_host_191_in_unicast_mode_and_ipv6_vips() {
+fn config_check_refuses_host_191_in_unicast_mode_and_mapped_vips() {
     let (d, files) = example_cluster("unicast");
     let text = std::fs::read_to_string(&files[0]).unwrap();
     write(

@@ -1,7 +1,7 @@
 //! nlbd end to end, in each of the three operation modes, on a lab cluster (a Linux
-//! bridge with IGMP snooping and a querier as the switch; in IGMP multicast mode with
-//! MAC-based snooping): the scenarios of the data path issue, (a) to (f), and a stop
-//! restoring the host.
+//! bridge with IGMP and MLD snooping and queriers as the switch; in IGMP multicast mode
+//! with MAC-based snooping): the scenarios of the data path issue, (a) to (f), for the
+//! IPv6 VIP beside the IPv4 one, and a stop restoring the host.
 
 mod common;
 
@@ -35,18 +35,24 @@ fn set_host_file(lab: &Lab, host: &str, edit: impl FnOnce(String) -> String) {
     std::fs::write(&path, edit(text)).unwrap();
 }
 
-/// When the default host fails, the next one announces the VIPs by gratuitous ARP:
-/// a neighbour with a stale entry learns the cluster MAC again.
-fn gratuitous_arp(lab: &Lab, cluster_mac: &str) {
+const VIP6: &str = "2001:db8::10";
+
+/// The client's neighbour entry for `vip`.
+fn client_neighbour(lab: &Lab, vip: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-n", &format!("nlb-{}-c", lab.name), "neigh", "show", vip])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// When the default host fails, the next one announces the VIPs (gratuitous ARP for
+/// IPv4, an unsolicited neighbour advertisement for IPv6): a neighbour with a stale
+/// entry for `vip` learns the cluster MAC again.
+fn announcement(lab: &Lab, vip: &str, cluster_mac: &str) {
     let client = format!("nlb-{}-c", lab.name);
-    let neigh = || {
-        let out = Command::new("ip")
-            .args(["-n", &client, "neigh", "show", "198.51.100.10"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let bogus = ["-n", &client, "neigh", "replace", "198.51.100.10", "lladdr"];
+    let neigh = || client_neighbour(lab, vip);
+    let bogus = ["-n", &client, "neigh", "replace", vip, "lladdr"];
     let status = Command::new("ip")
         .args(bogus)
         .args(["02:00:00:00:00:99", "dev", "eth0", "nud", "stale"])
@@ -63,10 +69,85 @@ fn gratuitous_arp(lab: &Lab, cluster_mac: &str) {
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
 }
 
-fn scenarios(mode: &str, tag: &str, cluster_mac: &str) {
+/// The IPv6 VIP served beside the IPv4 one: neighbour discovery answered by the
+/// default host alone with the IPv6 VIPs' MAC, 3000 connections shared, the MLD group
+/// in the switch's MDB (IGMP multicast mode), an announcement on failover, a join with
+/// 200 connections open and none broken, failover within 1 s.
+fn ipv6_scenarios(lab: &Lab, mode: &str, cluster_mac6: &str) {
+    let client = format!("nlb-{}-c", lab.name);
+    let replied = |h: &str| {
+        lab.query(h)["dataplane"]["packets"]["ndp_replied"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before: Vec<u64> = ["h1", "h2", "h3"].iter().map(|h| replied(h)).collect();
+    let flushed = Command::new("ip")
+        .args(["-n", &client, "-6", "neigh", "flush", "dev", "eth0"])
+        .status()
+        .unwrap();
+    assert!(flushed.success());
+    let t = lab.served_with(3000, &["--ipv6"]);
+    assert_eq!(t["failed"], 0, "{t}");
+    for h in ["1", "2", "3"] {
+        let s = share_of(&t, h);
+        assert!(
+            (s - 1.0 / 3.0).abs() < 0.05,
+            "IPv6: h{h} served {s:.3}: {t}"
+        );
+    }
+    let neigh = client_neighbour(lab, VIP6);
+    assert!(neigh.contains(cluster_mac6), "{neigh}");
+    let after: Vec<u64> = ["h1", "h2", "h3"].iter().map(|h| replied(h)).collect();
+    assert!(after[0] > before[0], "the default host answered: {after:?}");
+    assert_eq!(&after[1..], &before[1..], "only the default host answers");
+    if mode == "igmp-multicast" {
+        let out = Command::new("bridge")
+            .args([
+                "-n",
+                &format!("nlb-{}-sw", lab.name),
+                "mdb",
+                "show",
+                "dev",
+                "br0",
+            ])
+            .output()
+            .unwrap();
+        let mdb = String::from_utf8_lossy(&out.stdout);
+        for port in ["ph1", "ph2", "ph3"] {
+            assert!(
+                mdb.lines()
+                    .any(|l| l.contains(port) && l.contains("ff05::efff:10")),
+                "{port} not in the MLD group: {mdb}"
+            );
+        }
+    }
+    announcement(lab, VIP6, cluster_mac6);
+
+    lab.lab("kill", &["h3"]);
+    lab.wait_state("h1", "Converged as DEFAULT", &[1, 2]);
+    let mut held = lab.hold_to(200, VIP6);
+    lab.lab("start", &["h3"]);
+    lab.wait_state("h3", "Converged", &[1, 2, 3]);
+    assert_eq!(held.say("check"), "broken 0");
+    assert_eq!(held.say("close"), "closed");
+    drop(held);
+
+    let f: Value =
+        serde_json::from_str(&lab.lab("failover", &["h2", "--how", "nlbd", "--ipv6", "--json"]))
+            .unwrap();
+    assert!(
+        f["recovery_ms"].as_f64().unwrap() < FAILOVER_BOUND_MS,
+        "IPv6: {f}"
+    );
+    lab.lab("start", &["h2"]);
+    lab.wait_state("h2", "Converged", &[1, 2, 3]);
+}
+
+fn scenarios(mode: &str, tag: &str, cluster_mac: &str, cluster_mac6: &str) {
     let lab = Lab::up(tag, mode, 3);
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
-    gratuitous_arp(&lab, cluster_mac);
+    announcement(&lab, "198.51.100.10", cluster_mac);
+    ipv6_scenarios(&lab, mode, cluster_mac6);
 
     // (a) 3000 connections from distinct client ports: each answered by exactly one
     // host, shares within 5 percentage points of the weights (a third each).
@@ -241,6 +322,7 @@ fn stop_restores(lab: &Lab) {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     assert!(show(&["addr", "show", "dev", "lo"]).contains("198.51.100.10/32"));
+    assert!(show(&["addr", "show", "dev", "lo"]).contains("2001:db8::10/128"));
     assert_eq!(sysctl("arp_ignore"), "1");
     let pid: i32 = std::fs::read_to_string(format!("{}/h1-nlbd.pid", lab.dir()))
         .unwrap()
@@ -268,6 +350,7 @@ fn stop_restores(lab: &Lab) {
         "the cluster MAC left on the NIC: {link}"
     );
     assert!(!show(&["addr", "show", "dev", "lo"]).contains("198.51.100.10"));
+    assert!(!show(&["addr", "show", "dev", "lo"]).contains("2001:db8::10"));
     assert_eq!(sysctl("arp_ignore"), "0");
     assert_eq!(sysctl("arp_announce"), "0");
     let qdisc = Command::new("tc")
@@ -282,15 +365,20 @@ fn stop_restores(lab: &Lab) {
 
 #[test]
 fn unicast_mode() {
-    scenarios("unicast", "u", "02:bf:c6:33:64:0a");
+    scenarios("unicast", "u", "02:bf:c6:33:64:0a", "02:bf:c6:33:64:0a");
 }
 
 #[test]
 fn igmp_multicast_mode() {
-    scenarios("igmp-multicast", "i", "01:00:5e:7f:64:0a");
+    scenarios(
+        "igmp-multicast",
+        "i",
+        "01:00:5e:7f:64:0a",
+        "33:33:ef:ff:00:10",
+    );
 }
 
 #[test]
 fn multicast_mode() {
-    scenarios("multicast", "m", "03:bf:c6:33:64:0a");
+    scenarios("multicast", "m", "03:bf:c6:33:64:0a", "03:bf:c6:33:64:0a");
 }

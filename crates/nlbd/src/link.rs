@@ -172,9 +172,8 @@ pub struct GroupMemberships {
 impl GroupMemberships {
     /// Joins `groups` on `ifindex`.
     pub fn join(groups: Vec<IpAddr>, ifindex: u32) -> io::Result<Self> {
-        let socket = |family| {
-            net::socket_with(family, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
-        };
+        let socket =
+            |family| net::socket_with(family, SocketType::DGRAM, SocketFlags::CLOEXEC, None);
         let v4 = socket(AddressFamily::INET)?;
         let v6 = socket(AddressFamily::INET6)?;
         let m = GroupMemberships {
@@ -257,7 +256,9 @@ pub fn interfaces_with(addr: IpAddr, except: &str) -> Vec<String> {
             let found = match family {
                 libc::AF_INET => {
                     let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    Some(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()))
+                    Some(IpAddr::from(
+                        u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                    ))
                 }
                 libc::AF_INET6 => {
                     let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);

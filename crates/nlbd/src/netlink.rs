@@ -128,7 +128,9 @@ pub fn address(ifindex: u32, addr: IpAddr, add: bool) -> io::Result<()> {
             // No duplicate address detection: every member holds the VIP, and DAD
             // would find it "duplicate" and disable it.
             message.header.flags = AddressHeaderFlags::Nodad;
-            message.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
     }
     if add {

@@ -104,7 +104,8 @@ impl Request {
     }
 }
 
-/// Which rules a per-rule command applies to: `all`, `PORT` or `VIP:PORT`.
+/// Which rules a per-rule command applies to: `all`, `PORT`, `VIP:PORT` or
+/// `[IPv6 VIP]:PORT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Target {
@@ -121,20 +122,35 @@ pub enum Target {
 
 /// A string that names no rule target (see [`Target`]); it carries the string.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a rule target; use all, PORT or VIP:PORT")]
-pub struct ParseTargetError(pub String);
+pub enum ParseTargetError {
+    /// Not `all`, `PORT`, `VIP:PORT` or `[IPv6 VIP]:PORT`.
+    #[error("`{0}` is not a rule target; use all, PORT, VIP:PORT or [IPv6 VIP]:PORT")]
+    Invalid(String),
+    /// An IPv6 VIP without brackets: its colons and the port's cannot be told apart.
+    #[error("`{0}`: write an IPv6 VIP in brackets, as in [2001:db8::10]:80")]
+    Unbracketed(String),
+}
 
 impl FromStr for Target {
     type Err = ParseTargetError;
     fn from_str(s: &str) -> Result<Self, ParseTargetError> {
-        let bad = || ParseTargetError(s.to_string());
+        let bad = || ParseTargetError::Invalid(s.to_string());
         if s == "all" {
             return Ok(Target::All);
         }
-        let (vip, port) = match s.rsplit_once(':') {
-            Some(("all", p)) => (None, p),
-            Some((v, p)) => (Some(v.parse::<IpAddr>().map_err(|_| bad())?), p),
-            None => (None, s),
+        let (vip, port) = if let Some(rest) = s.strip_prefix('[') {
+            // [IPv6]:PORT
+            let (v, p) = rest.split_once("]:").ok_or_else(bad)?;
+            let vip = v.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+            (Some(IpAddr::V6(vip)), p)
+        } else if s.matches(':').count() > 1 {
+            return Err(ParseTargetError::Unbracketed(s.to_string()));
+        } else {
+            match s.split_once(':') {
+                Some(("all", p)) => (None, p),
+                Some((v, p)) => (Some(v.parse::<IpAddr>().map_err(|_| bad())?), p),
+                None => (None, s),
+            }
         };
         let port = port.parse().map_err(|_| bad())?;
         Ok(Target::Port { vip, port })
@@ -159,7 +175,14 @@ impl fmt::Display for Target {
         match self {
             Target::All => f.write_str("all"),
             Target::Port { vip: None, port } => write!(f, "{port}"),
-            Target::Port { vip: Some(v), port } => write!(f, "{v}:{port}"),
+            Target::Port {
+                vip: Some(IpAddr::V4(v)),
+                port,
+            } => write!(f, "{v}:{port}"),
+            Target::Port {
+                vip: Some(IpAddr::V6(v)),
+                port,
+            } => write!(f, "[{v}]:{port}"),
         }
     }
 }
@@ -245,7 +268,7 @@ mod tests {
 
     #[test]
     fn targets_parse_and_print() {
-        for s in ["all", "80", "198.51.100.10:443", "2001:db8::1:80"] {
+        for s in ["all", "80", "198.51.100.10:443", "[2001:db8::1]:80"] {
             let t: Target = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
         }
@@ -256,17 +279,29 @@ mod tests {
                 port: 80
             }
         );
-        for bad in ["", "x", "70000", "1.2.3:80", "all:"] {
+        for bad in [
+            "",
+            "x",
+            "70000",
+            "1.2.3:80",
+            "all:",
+            "[2001:db8::1]",
+            "[1.2.3.4]:80",
+        ] {
             assert_eq!(
                 bad.parse::<Target>(),
-                Err(ParseTargetError(bad.to_string())),
+                Err(ParseTargetError::Invalid(bad.to_string())),
                 "{bad}"
             );
         }
         assert_eq!(
             "x".parse::<Target>().unwrap_err().to_string(),
-            "`x` is not a rule target; use all, PORT or VIP:PORT"
+            "`x` is not a rule target; use all, PORT, VIP:PORT or [IPv6 VIP]:PORT"
         );
+        // Without brackets, an IPv6 VIP's colons and the port's are one list.
+        let e = "2001:db8::1:80".parse::<Target>().unwrap_err();
+        assert_eq!(e, ParseTargetError::Unbracketed("2001:db8::1:80".into()));
+        assert!(e.to_string().contains("[2001:db8::10]:80"), "{e}");
     }
 
     #[test]

@@ -113,7 +113,11 @@ fn packet_too_big_reaches_the_owner_and_echo_the_default_host() {
     dp.set_slot(rule, slot, SlotState::Owned).unwrap();
     assert_eq!(action(&dp, &ptb), XDP_PASS, "our flow's path MTU");
     let echo = packet::icmp6_echo(CLUSTER_MAC6, CLIENT6, VIP6);
-    assert_eq!(action(&dp, &echo), XDP_DROP, "only the default host answers");
+    assert_eq!(
+        action(&dp, &echo),
+        XDP_DROP,
+        "only the default host answers"
+    );
     dp.set_slots(c.rules.len(), &[SlotState::Owned]).unwrap();
     assert_eq!(action(&dp, &echo), XDP_PASS);
 }
@@ -221,7 +225,11 @@ fn a_mixed_cluster_finds_each_familys_rule() {
          [[cluster.rule]]\nports = 443\nprotocol = \"tcp\"\naffinity = \"single\"\n",
     );
     let mut dp = loaded(&c);
-    let vips: [IpAddr; 3] = [VIP.into(), VIP6.into(), Ipv4Addr::new(198, 51, 100, 11).into()];
+    let vips: [IpAddr; 3] = [
+        VIP.into(),
+        VIP6.into(),
+        Ipv4Addr::new(198, 51, 100, 11).into(),
+    ];
     for owner in 0..=c.rules.len() {
         for r in 0..=c.rules.len() {
             let state = if r == owner {
@@ -229,7 +237,11 @@ fn a_mixed_cluster_finds_each_familys_rule() {
             } else {
                 SlotState::NotOwned
             };
-            let n = if r < c.rules.len() { c.table_size as usize } else { 1 };
+            let n = if r < c.rules.len() {
+                c.table_size as usize
+            } else {
+                1
+            };
             dp.set_slots(r, &vec![state; n]).unwrap();
         }
         for vip in vips {

@@ -66,7 +66,12 @@ impl Lab {
     /// new flows for the few heartbeat periods of the handover) and retransmitted
     /// after 1 s, as from any client.
     pub fn traffic(&self, connections: usize) -> anyhow::Result<Tally> {
-        let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
+        self.traffic_to(IpAddr::V4(VIP), connections)
+    }
+
+    /// [`Lab::traffic`] to one of the lab's VIPs.
+    pub fn traffic_to(&self, vip: IpAddr, connections: usize) -> anyhow::Result<Tally> {
+        let addr = SocketAddr::new(vip, PORT);
         let attempts = netns::run_in(&self.ns("c"), move || {
             service::burst(addr, connections, Duration::from_millis(1500))
         })?;

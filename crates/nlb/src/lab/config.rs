@@ -1,15 +1,17 @@
 //! The configuration file each host of a lab runs with.
 
-use super::{Lab, VIP};
+use super::{Lab, VIP, VIP6};
 
-/// Host `n`'s configuration file: the lab's cluster (its mode and timers, one rule
-/// for the service on TCP 80) and the key file at `key`.
+/// Host `n`'s configuration file: the lab's cluster (an IPv4 and an IPv6 VIP, its
+/// mode and timers, one rule for the service on TCP 80 of both) and the key file at
+/// `key`.
 pub(super) fn host_config(lab: &Lab, n: u8, key: &std::path::Path) -> String {
     format!(
         r#"# Host {n} of lab `{name}` (written by `nlb lab up`).
 [cluster]
 name = "{name}"
 vip = "{VIP}"
+extra_vips = ["{VIP6}"]
 mode = "{mode}"
 key_file = "{key}"
 {timers}

@@ -42,7 +42,13 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> anyhow::Result<ExitCode> {
         step(&format!(
             "kill -9 of h{victim}'s nlbd while the client starts a connection every 2 ms"
         ));
-        let f = measure(&lab, victim, Failure::Crash, DEFAULT_INTERVAL)?;
+        let f = measure(
+            &lab,
+            std::net::IpAddr::V4(VIP),
+            victim,
+            Failure::Crash,
+            DEFAULT_INTERVAL,
+        )?;
         println!(
             "{} connections after the kill, {} failed; new connections all succeed again \
              {:.0} ms after the kill (Windows NLB: ~8 s)",

@@ -2,7 +2,7 @@
 //! long until new connections all succeed again.
 
 use super::service::{ask, Attempt};
-use super::{netns, Failure, Lab, PORT, VIP};
+use super::{netns, Failure, Lab, PORT};
 use crate::output::print_json;
 use anyhow::anyhow;
 use serde::Serialize;
@@ -41,12 +41,13 @@ pub struct Failover {
 /// when `during` ran (ms from the start).
 pub(super) fn connect_while(
     lab: &Lab,
+    vip: IpAddr,
     span: Duration,
     interval: Duration,
     at: Duration,
     during: impl FnOnce() -> anyhow::Result<()>,
 ) -> anyhow::Result<(Vec<Attempt>, f64)> {
-    let addr = SocketAddr::new(IpAddr::V4(VIP), PORT);
+    let addr = SocketAddr::new(vip, PORT);
     let start = Instant::now();
     // Enough workers that each is free again by its next turn.
     let workers = (ATTEMPT_TIMEOUT.as_nanos() / interval.as_nanos().max(1)) as u32 + 2;
@@ -93,10 +94,17 @@ pub(super) fn connect_while(
     Ok((attempts, event_ms))
 }
 
-/// Fails host `n` while the client connects every `interval`, and measures.
-pub fn measure(lab: &Lab, n: u8, how: Failure, interval: Duration) -> anyhow::Result<Failover> {
+/// Fails host `n` while the client connects to `vip` every `interval`, and measures.
+pub fn measure(
+    lab: &Lab,
+    vip: IpAddr,
+    n: u8,
+    how: Failure,
+    interval: Duration,
+) -> anyhow::Result<Failover> {
     let (attempts, at) = connect_while(
         lab,
+        vip,
         Duration::from_millis(3000),
         interval,
         Duration::from_millis(800),
@@ -129,11 +137,12 @@ pub fn run(
     who: &str,
     how: Failure,
     interval: Duration,
+    ipv6: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
     let n = lab.host(who)?;
-    let f = measure(&lab, n, how, interval)?;
+    let f = measure(&lab, super::vip(ipv6), n, how, interval)?;
     if json {
         print_json(&f);
     } else {

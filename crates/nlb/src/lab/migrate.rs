@@ -306,6 +306,7 @@ pub fn measure(lab: &Lab, m: &Move) -> anyhow::Result<Migration> {
     let mut returned_ms = 0.0;
     let (attempts, went_down_ms) = connect_while(
         lab,
+        IpAddr::V4(VIP),
         span,
         m.interval,
         Duration::from_millis(before_ms),

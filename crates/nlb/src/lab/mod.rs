@@ -33,11 +33,22 @@ pub use verbs::{exec, handoff, kill, print_tally, start, status, traffic};
 
 use anyhow::{anyhow, bail, Context};
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// The VIP of every lab.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// Every lab's second VIP, IPv6: the cluster serves both families side by side.
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
+
+/// The lab's VIP of one family.
+pub fn vip(ipv6: bool) -> IpAddr {
+    if ipv6 {
+        IpAddr::V6(VIP6)
+    } else {
+        IpAddr::V4(VIP)
+    }
+}
 /// The service's port.
 pub const PORT: u16 = 80;
 

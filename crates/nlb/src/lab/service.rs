@@ -9,9 +9,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// Serves `host ID` on TCP port `port` of every address, forever.
+/// Serves `host ID` on TCP port `port` of every address, IPv4 and IPv6, forever.
 pub fn serve(id: u8, port: u16) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("port {port}"))?;
+    // An IPv6 socket takes IPv4 connections too (as ::ffff:a.b.c.d) unless the
+    // namespace says otherwise (bindv6only), when it serves IPv6 only.
+    let listener = TcpListener::bind(("::", port)).with_context(|| format!("port {port}"))?;
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || answer(id, stream));
     }

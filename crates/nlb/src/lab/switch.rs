@@ -1,13 +1,14 @@
 //! The lab switch's agent (`nlb lab switch`, run inside the switch namespace): MAC-based
 //! IGMP snooping. It attaches `bpf/lab_switch.c` to the egress of every port of every
 //! bridge (the lab's switches: br0, and br1 once `nlb lab migrate` adds it) and keeps
-//! the set of member ports equal to the ports the bridges' MDBs list for the cluster's
-//! group, so frames to the IGMP-mode cluster MAC leave only towards hosts that joined
-//! 239.255.Y.Z, as on a switch that snoops by MAC. A port that moves to another bridge
+//! the set of member ports equal to the ports the bridges' MDBs list for each of the
+//! cluster's groups, so frames to an IGMP-mode cluster MAC leave only towards hosts that
+//! joined its group (239.255.Y.Z for IPv4 VIPs, ff05::efff:YYZZ by MLD for IPv6 ones),
+//! as on a switch that snoops by MAC. A port that moves to another bridge
 //! keeps its filter and is a member where that bridge's MDB says so: the bridge it
 //! left forgot it, the one it joined learns it from the host's next report.
 
-use nlb_core::addressing::{ClusterAddressing, OperationMode};
+use nlb_core::addressing::{FamilyAddressing, OperationMode};
 use nlb_dataplane::lab_switch::LabSwitch;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -18,14 +19,19 @@ fn ports(bridge: &str) -> Vec<String> {
     super::netns::names_in(format!("/sys/class/net/{bridge}/brif"))
 }
 
-/// The bridges of this namespace whose names start with `prefix`.
+/// The bridges of this network namespace whose names start with `prefix`, asked over
+/// netlink (`ip`): sysfs shows the namespace it was mounted in, not the calling
+/// thread's, and `nlb lab status` asks from a thread moved into the switch's.
 fn bridges(prefix: &str) -> Vec<String> {
-    let mut found: Vec<String> = super::netns::names_in("/sys/class/net")
-        .into_iter()
-        .filter(|d| {
-            d.starts_with(prefix)
-                && std::path::Path::new(&format!("/sys/class/net/{d}/bridge")).exists()
-        })
+    let Ok(text) = super::netns::output("ip", &["-j", "link", "show", "type", "bridge"]) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = serde_json::from_str::<Vec<Value>>(&text)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|l| l.get("ifname").and_then(Value::as_str))
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_string)
         .collect();
     found.sort();
     found
@@ -80,14 +86,19 @@ fn collect(v: &Value, group: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Runs the agent for the cluster of `vip` on the bridges named `bridge*`, forever.
-pub fn run(vip: IpAddr, bridge: &str) -> anyhow::Result<()> {
-    let addressing = ClusterAddressing::new(vip)?;
-    let group = addressing.igmp_group();
-    let mac = addressing.cluster_mac(OperationMode::IgmpMulticast);
-    let mut switch = LabSwitch::load(mac)?;
+/// Runs the agent for the cluster of `vips` on the bridges named `bridge*`, forever.
+pub fn run(vips: &[IpAddr], bridge: &str) -> anyhow::Result<()> {
+    let addressing = FamilyAddressing::new(OperationMode::IgmpMulticast, vips);
+    let groups: Vec<_> = addressing
+        .groups
+        .iter()
+        .copied()
+        .zip(addressing.macs())
+        .collect();
+    let macs: Vec<_> = groups.iter().map(|&(_, mac)| mac).collect();
+    let mut switch = LabSwitch::load(&macs)?;
     let mut attached = Vec::new();
-    let mut members_before = None;
+    let mut members_before = vec![None; groups.len()];
     loop {
         let bridges = bridges(bridge);
         for b in &bridges {
@@ -99,19 +110,21 @@ pub fn run(vip: IpAddr, bridge: &str) -> anyhow::Result<()> {
                 }
             }
         }
-        let members = group_ports(bridge, group);
-        if members_before.as_ref() != Some(&members) {
-            eprintln!(
-                "switch: group {group} ({mac}) members: {}",
-                if members.is_empty() {
-                    "none".to_string()
-                } else {
-                    members.join(", ")
-                }
-            );
-            let indexes: Vec<u32> = members.iter().filter_map(|p| ifindex(p)).collect();
-            switch.set_members(&indexes)?;
-            members_before = Some(members);
+        for (g, &(group, mac)) in groups.iter().enumerate() {
+            let members = group_ports(bridge, group);
+            if members_before[g].as_ref() != Some(&members) {
+                eprintln!(
+                    "switch: group {group} ({mac}) members: {}",
+                    if members.is_empty() {
+                        "none".to_string()
+                    } else {
+                        members.join(", ")
+                    }
+                );
+                let indexes: Vec<u32> = members.iter().filter_map(|p| ifindex(p)).collect();
+                switch.set_members(g, &indexes)?;
+                members_before[g] = Some(members);
+            }
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -4,7 +4,7 @@
 
 use super::config::host_config;
 use super::hosts::{nlbd_path, signal};
-use super::{netns, state_dir, Lab, PORT, VIP};
+use super::{netns, state_dir, Lab, PORT, VIP, VIP6};
 use anyhow::{anyhow, bail, Context};
 use nlb_core::addressing::OperationMode;
 use rustix::process::Signal;
@@ -90,9 +90,10 @@ fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
     crate::keygen::write_key(&key, true)?;
     let sw = lab.ns("sw");
     netns::ip(&["netns", "add", &sw])?;
-    // A switch with IGMP snooping and a querier. Every port is a multicast router port:
-    // a Linux bridge sends frames to a multicast MAC with a unicast IP inside to router
-    // ports only once a querier exists; MAC-based snooping is then the agent's job.
+    // A switch with IGMP and MLD snooping and a querier for each. Every port is a
+    // multicast router port: a Linux bridge sends frames to a multicast MAC with a
+    // unicast IP inside to router ports only once a querier exists; MAC-based snooping
+    // is then the agent's job.
     netns::ip(&[
         "-n",
         &sw,
@@ -107,13 +108,24 @@ fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
         "1",
         "mcast_igmp_version",
         "3",
+        "mcast_mld_version",
+        "2",
     ])?;
     netns::ip(&["-n", &sw, "link", "set", "br0", "up"])?;
-    let mut members: Vec<(String, String)> = (1..=lab.hosts)
-        .map(|i| (format!("h{i}"), format!("198.51.100.{}", 10 + u32::from(i))))
+    // Each namespace has an IPv4 and an IPv6 address: h1 198.51.100.11 and
+    // 2001:db8::11 (hexadecimal digits that read as the IPv4 host part), the client .200.
+    let mut members: Vec<(String, String, String)> = (1..=lab.hosts)
+        .map(|i| {
+            let host = 10 + u32::from(i);
+            (
+                format!("h{i}"),
+                format!("198.51.100.{host}"),
+                format!("2001:db8::{host}"),
+            )
+        })
         .collect();
-    members.push(("c".into(), "198.51.100.200".into()));
-    for (role, addr) in &members {
+    members.push(("c".into(), "198.51.100.200".into(), "2001:db8::200".into()));
+    for (role, addr, addr6) in &members {
         let ns = lab.ns(role);
         netns::ip(&["netns", "add", &ns])?;
         let port = format!("p{role}");
@@ -138,11 +150,22 @@ fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
             "dev",
             "eth0",
         ])?;
+        // No duplicate address detection: the address is usable at once.
+        netns::ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])?;
         netns::ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         netns::ip(&["-n", &ns, "link", "set", "lo", "up"])?;
     }
     say(format!(
-        "lab `{}`: switch {sw} (bridge br0, IGMP snooping with querier), {} host(s), client {}",
+        "lab `{}`: switch {sw} (bridge br0, IGMP and MLD snooping with queriers), {} host(s), client {}",
         lab.name,
         lab.hosts,
         lab.ns("c")
@@ -153,7 +176,14 @@ fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
             &sw,
             "switch",
             &exe.to_string_lossy(),
-            &["lab", "switch", "--vip", &VIP.to_string()],
+            &[
+                "lab",
+                "switch",
+                "--vip",
+                &VIP.to_string(),
+                "--vip",
+                &VIP6.to_string(),
+            ],
         )?;
         say("switch: MAC-based snooping agent started (frames to the cluster MAC reach group members only)".into());
     }
@@ -170,7 +200,7 @@ fn build(lab: &Lab, quiet: bool) -> anyhow::Result<()> {
         bail!("the switch's snooping agent died: {}", log.trim());
     }
     say(format!(
-        "hosts h1..h{} run nlbd ({} mode, VIP {VIP}) and a service on TCP {PORT}; converged in {} ms",
+        "hosts h1..h{} run nlbd ({} mode, VIPs {VIP} and {VIP6}) and a service on TCP {PORT}; converged in {} ms",
         lab.hosts,
         lab.mode,
         took.as_millis()

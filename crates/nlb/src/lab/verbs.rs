@@ -2,7 +2,7 @@
 //! handoff and traffic.
 
 use super::service::Tally;
-use super::{netns, switch, Failure, Lab, PORT, VIP};
+use super::{netns, switch, Failure, Lab, PORT, VIP, VIP6};
 use crate::output::print_json;
 use anyhow::{bail, Context};
 use nlb_core::addressing::OperationMode;
@@ -41,9 +41,16 @@ pub fn status(name: &str, json: bool) -> anyhow::Result<ExitCode> {
         .collect();
     let group_members = if lab.mode == OperationMode::IgmpMulticast.to_string() {
         let sw = lab.ns("sw");
-        let group = nlb_core::addressing::ClusterAddressing::new(IpAddr::V4(VIP))?.igmp_group();
+        let groups = nlb_core::addressing::FamilyAddressing::new(
+            OperationMode::IgmpMulticast,
+            &[IpAddr::V4(VIP), IpAddr::V6(VIP6)],
+        )
+        .groups;
         Some(netns::run_in(&sw, move || {
-            switch::group_ports("br", group)
+            groups
+                .into_iter()
+                .map(|g| (g.to_string(), switch::group_ports("br", g)))
+                .collect::<std::collections::BTreeMap<_, _>>()
         })?)
     } else {
         None
@@ -55,7 +62,7 @@ pub fn status(name: &str, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "lab `{}`: {} hosts, {} mode, VIP {VIP}:{PORT}",
+        "lab `{}`: {} hosts, {} mode, VIPs {VIP} and {VIP6}, port {PORT}",
         lab.name, lab.hosts, lab.mode
     );
     println!(
@@ -77,14 +84,16 @@ pub fn status(name: &str, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(g) = group_members {
-        println!(
-            "switch: ports in the IGMP group: {}",
-            if g.is_empty() {
-                "none".into()
-            } else {
-                g.join(", ")
-            }
-        );
+        for (group, ports) in g {
+            println!(
+                "switch: ports in group {group}: {}",
+                if ports.is_empty() {
+                    "none".into()
+                } else {
+                    ports.join(", ")
+                }
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -186,9 +195,9 @@ pub fn handoff(name: &str, who: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// `nlb lab traffic`.
-pub fn traffic(name: &str, connections: usize, json: bool) -> anyhow::Result<ExitCode> {
+pub fn traffic(name: &str, connections: usize, ipv6: bool, json: bool) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(name)?;
-    let tally = lab.traffic(connections)?;
+    let tally = lab.traffic_to(super::vip(ipv6), connections)?;
     if json {
         print_json(&tally);
     } else {

@@ -13,7 +13,8 @@ pub const NLB: &str = env!("CARGO_BIN_EXE_nlb");
 /// the host that answered it first.
 const HOLDER: &str = r#"
 import socket, sys
-ss = [socket.create_connection(("198.51.100.10", 80), timeout=3) for _ in range(int(sys.argv[1]))]
+vip = sys.argv[2] if len(sys.argv) > 2 else "198.51.100.10"
+ss = [socket.create_connection((vip, 80), timeout=3) for _ in range(int(sys.argv[1]))]
 first = [s.recv(100).decode().strip() for s in ss]
 print("open " + " ".join(h.split()[1] for h in first), flush=True)
 for line in sys.stdin:
@@ -162,15 +163,23 @@ impl Lab {
     }
 
     pub fn served(&self, connections: usize) -> Value {
-        let out = self.nlb(&[
+        self.served_with(connections, &[])
+    }
+
+    /// [`Lab::served`] with more options of `nlb lab traffic` (`--ipv6`).
+    pub fn served_with(&self, connections: usize, options: &[&str]) -> Value {
+        let connections = connections.to_string();
+        let mut args = vec![
             "lab",
             "traffic",
             "--name",
             &self.name,
             "--json",
             "--connections",
-            &connections.to_string(),
-        ]);
+            &connections,
+        ];
+        args.extend_from_slice(options);
+        let out = self.nlb(&args);
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)))
     }
 
@@ -183,9 +192,15 @@ impl Lab {
     }
 
     pub fn hold(&self, n: usize) -> Holder {
+        self.hold_to(n, "198.51.100.10")
+    }
+
+    /// Holds `n` connections open to `vip` (the lab's IPv4 or IPv6 VIP).
+    pub fn hold_to(&self, n: usize, vip: &str) -> Holder {
         let mut child = self
             .python("c", HOLDER)
             .arg(n.to_string())
+            .arg(vip)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
