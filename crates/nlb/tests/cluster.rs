@@ -322,7 +322,13 @@ fn stop_restores(lab: &Lab) {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     assert!(show(&["addr", "show", "dev", "lo"]).contains("198.51.100.10/32"));
-    assert!(show(&["addr", "show", "dev", "lo"]).contains("2001:db8::10/128"));
+    let lo = show(&["addr", "show", "dev", "lo"]);
+    assert!(lo.contains("2001:db8::10/128"), "{lo}");
+    // Every member holds the IPv6 VIP: duplicate address detection must not run.
+    assert!(
+        lo.contains("nodad") && !lo.contains("tentative") && !lo.contains("dadfailed"),
+        "{lo}"
+    );
     assert_eq!(sysctl("arp_ignore"), "1");
     let pid: i32 = std::fs::read_to_string(format!("{}/h1-nlbd.pid", lab.dir()))
         .unwrap()

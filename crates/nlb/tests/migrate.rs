@@ -43,6 +43,14 @@ fn survives_migrations(mode: &str, tag: &str) {
     migrate(&lab, &["--out-of-phase-ms", "150"]);
     migrate(&lab, &["--rarp", "--out-of-phase-ms", "150"]);
     lab.wait_state("h1", "Converged as DEFAULT", &[1, 2, 3]);
+    // The IPv6 VIP too, after all these moves: the other switch learned the MLD
+    // memberships (the group's and the VIP's solicited-node group) as well.
+    let t = lab.served_with(300, &["--ipv6"]);
+    assert_eq!(t["failed"], 0, "{t}");
+    for h in ["1", "2", "3"] {
+        let n = t["served"][h].as_u64().unwrap_or(0);
+        assert!(n > 45, "IPv6 after the moves: h{h} served {n} of 300: {t}");
+    }
 }
 
 #[test]
