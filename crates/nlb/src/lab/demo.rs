@@ -1,9 +1,9 @@
-//! `nlb lab demo`: the whole system in under a minute, narrated. Up, query, traffic,
-//! a host killed while a client keeps connecting (the failover gap measured), the host
+//! `nlb lab demo`: the whole system in under a minute, narrated. Up, query, traffic
+//! (to the IPv4 and the IPv6 VIP), a host killed while a client keeps connecting (the failover gap measured), the host
 //! back, traffic again, down.
 
 use super::failover::{measure, DEFAULT_INTERVAL};
-use super::{print_tally, Failure, Lab, PORT, VIP};
+use super::{print_tally, Failure, Lab, PORT, VIP, VIP6};
 use anyhow::Context;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -37,6 +37,10 @@ pub fn run(hosts: u8, mode: &str, name: &str) -> anyhow::Result<ExitCode> {
 
         step(&format!("300 connections from the client to {VIP}:{PORT}"));
         print_tally(&lab.traffic(300)?);
+        step(&format!(
+            "300 connections to the IPv6 VIP [{VIP6}]:{PORT}, served beside the IPv4 one"
+        ));
+        print_tally(&lab.traffic_to(VIP6.into(), 300)?);
 
         let victim = hosts.min(2);
         step(&format!(
