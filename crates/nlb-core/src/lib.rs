@@ -15,12 +15,14 @@
 //! - [`control`]: the control socket protocol between nlbd and `nlb`.
 //! - [`time`]: points in time on the clock nlbd and the simulator pass in.
 //! - [`switch_config`]: the switch and router side of a cluster, per vendor.
+//! - [`doctor`]: what `nlb doctor` finds in a capture, and pcap files as bytes.
 
 pub mod addressing;
 pub mod classify;
 pub mod config;
 pub mod control;
 pub mod convergence;
+pub mod doctor;
 pub mod hash;
 pub mod host;
 pub mod key;
