@@ -9,6 +9,9 @@ mod ip2mac;
 mod keygen;
 mod lab;
 mod output;
+// read_pcap/write_pcap for `nlb doctor --pcap`, which is not wired in yet.
+#[allow(dead_code)]
+mod pcap;
 mod plan;
 mod simulate;
 mod switch_config;
