@@ -114,8 +114,24 @@ fn na(eth_src: MacAddr, src: Ipv6Addr, target: Ipv6Addr, tlla: MacAddr) -> Vec<u
 fn announce(eth_src: MacAddr, ip: IpAddr, claimed: MacAddr) -> Vec<u8> {
     match ip {
         IpAddr::V4(v) => arp(1, eth_src, claimed, v, MacAddr([0; 6]), v),
-        IpAddr::V6(v) => na(eth_src, "fe80::99".parse().unwrap(), v, claimed),
+        IpAddr::V6(v) => na(eth_src, link_local(eth_src), v, claimed),
     }
+}
+
+/// The link-local address a host with `mac` sends from (its MAC in the interface id).
+fn link_local(mac: MacAddr) -> Ipv6Addr {
+    let m = mac.0;
+    let w = |a: u8, b: u8| u16::from_be_bytes([a, b]);
+    Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        w(m[0] ^ 2, m[1]),
+        w(m[2], 0xff),
+        w(0xfe, m[3]),
+        w(m[4], m[5]),
+    )
 }
 
 /// A reply to `asker` claiming `ip` at `claimed` (ARP reply, or a solicited NA).
@@ -372,9 +388,9 @@ fn healthy(mode: OperationMode, vips: &[IpAddr], duration: f64, cluster_frames: 
                         }
                     }
                     IpAddr::V6(g) => {
-                        c.add(t, mld_query("fe80::1".parse().unwrap(), ROUTER));
+                        c.add(t, mld_query(link_local(ROUTER), ROUTER));
                         for (i, m) in [MEMBER1, MEMBER2].into_iter().enumerate() {
-                            let me = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i as u16 + 0xa);
+                            let me = link_local(m);
                             c.add(t + 0.5 + i as f64, mld_v2_join(me, m, *g));
                         }
                     }
@@ -678,11 +694,20 @@ fn one_source_ip_with_several_source_macs() {
                 ip_frame(ROUTER, src, host, router_ip(v6), 100),
             );
         }
-        // One stray frame of a third MAC is below the threshold.
+        // One stray frame of a third MAC is below the threshold (under 1%).
         c.add(
             30.0,
             ip_frame(ROUTER, mac("52-54-00-aa-00-02"), host, router_ip(v6), 100),
         );
+        // So are two frames of 20 (10%, but fewer than 3).
+        let other = client(78, v6);
+        for k in 0..20 {
+            let src = if k < 2 { team } else { MEMBER2 };
+            c.add(
+                3.0 + k as f64,
+                ip_frame(ROUTER, src, other, router_ip(v6), 100),
+            );
+        }
         let f = only(
             c.analyze(ctx(OperationMode::Unicast, &vips, Some(true))),
             Diagnosis::SeveralSourceMacs,
@@ -839,7 +864,7 @@ fn two_queriers_at_once() {
             c.add(
                 t,
                 if v6 {
-                    mld_query("fe80::2".parse().unwrap(), FOREIGN)
+                    mld_query(link_local(FOREIGN), FOREIGN)
                 } else {
                     igmp_query(Ipv4Addr::new(198, 51, 100, 2), FOREIGN)
                 },
