@@ -9,7 +9,7 @@ fn main() {
     let src =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir")).join("../../bpf");
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".to_string());
-    for name in ["nlb_xdp", "pass", "lab_switch", "nlb_pkt_type"] {
+    for name in ["nlb_xdp", "pass", "lab_switch", "lab_team", "nlb_pkt_type"] {
         let c = src.join(format!("{name}.c"));
         println!("cargo:rerun-if-changed={}", c.display());
         let status = Command::new(&clang)

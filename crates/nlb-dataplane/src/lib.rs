@@ -9,6 +9,7 @@ mod abi;
 pub mod bench;
 mod conntable;
 pub mod lab_switch;
+pub mod lab_team;
 pub mod link_addr;
 mod mapped;
 pub mod packet;

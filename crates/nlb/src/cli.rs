@@ -207,6 +207,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Diagnose the cluster's network: duplicate IPs, source MAC substitution,
+    /// flooding, IGMP/MLD queriers, path MTU, host settings, and what nlbd says.
+    ///
+    /// Live (on a member, as root): asks nlbd, reads the host's settings, captures
+    /// --seconds of traffic on the cluster interface while asking who has each VIP (ARP,
+    /// neighbour solicitation), and probes the largest frame that passes to every
+    /// member and back over the heartbeat channel. Offline: analyses a capture file
+    /// (--pcap, classic pcap with Ethernet frames) taken anywhere, e.g. on a switch's
+    /// mirror port; --config adds the cluster's mode and VIPs.
+    ///
+    /// Each finding says what was seen, the likely cause, its consequence and the fix.
+    /// Exit status: 0 nothing wrong, 1 problems found, 2 could not run.
+    Doctor {
+        /// The host's configuration file (live; offline: the cluster's, optional).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The interface to look at (default: the configuration's).
+        #[arg(long, value_name = "IF")]
+        interface: Option<String>,
+        /// Seconds of live capture.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Analyse this capture file instead of capturing.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// Save the live capture to this pcap file.
+        #[arg(long, value_name = "FILE")]
+        write_pcap: Option<PathBuf>,
+        /// Where the --pcap capture was taken: a mirror port, a member, another host.
+        #[arg(long, value_enum, default_value = "mirror")]
+        capture_point: crate::doctor::CapturePoint,
+        /// The IGMP/MLD query interval in seconds: no query for that long in
+        /// igmp-multicast mode means no querier.
+        #[arg(long, value_name = "SECONDS", default_value_t = 125.0)]
+        query_interval: f64,
+        /// Send nothing: no ARP or neighbour probes for the VIPs, no path MTU probes.
+        #[arg(long)]
+        no_probes: bool,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a new cluster key file (32 random bytes as hex, mode 0600).
     ///
     /// nlbd refuses a key file that group or others may read or write (as ssh refuses
@@ -509,6 +551,36 @@ pub enum LabCommand {
         #[arg(long, default_value_t = 80)]
         port: u16,
     },
+    /// Make a host's frames leave with a second source MAC for half of its flows (those
+    /// to a port with bit 1 set), as a hypervisor NIC team in switch-independent mode with
+    /// dynamic load balancing does; --off takes it away.
+    NicTeam {
+        /// h1..
+        host: String,
+        /// The second NIC's MAC (default 02-00-00-00-0e-<host id>).
+        #[arg(long, value_name = "MAC")]
+        second_mac: Option<nlb_core::mac::MacAddr>,
+        /// Remove it.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        name: LabName,
+    },
+    /// Capture frames into a pcap file: at the switch (its bridge, promiscuous: what a
+    /// mirror port sees), or on a host's or the client's eth0.
+    Capture {
+        /// sw (the switch), c (the client) or h1..
+        #[arg(long, default_value = "sw")]
+        on: String,
+        /// Seconds of capture.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// The pcap file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        name: LabName,
+    },
     /// The lab switch's MAC-based IGMP snooping agent (runs in the switch namespace).
     #[command(hide = true)]
     Switch {
@@ -616,6 +688,7 @@ impl Command {
             | Command::Reload { options } => options.json,
             Command::Ip2mac { json, .. }
             | Command::SwitchConfig { json, .. }
+            | Command::Doctor { json, .. }
             | Command::Plan { json, .. }
             | Command::Simulate { json, .. }
             | Command::Config(ConfigCommand::Check { json, .. })

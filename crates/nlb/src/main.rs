@@ -5,12 +5,11 @@ mod check;
 mod cli;
 mod client;
 mod docs;
+mod doctor;
 mod ip2mac;
 mod keygen;
 mod lab;
 mod output;
-// read_pcap/write_pcap for `nlb doctor --pcap`, which is not wired in yet.
-#[allow(dead_code)]
 mod pcap;
 mod plan;
 mod simulate;
@@ -115,6 +114,18 @@ fn run_lab(c: LabCommand) -> anyhow::Result<ExitCode> {
         LabCommand::Down { name } => lab::down(&name.name, false).map(|_| ExitCode::SUCCESS),
         LabCommand::Demo { hosts, mode, name } => lab::demo::run(hosts, &mode, &name),
         LabCommand::Serve { id, port } => lab::service::serve(id, port).map(|_| ExitCode::SUCCESS),
+        LabCommand::NicTeam {
+            host,
+            second_mac,
+            off,
+            name,
+        } => lab::nic_team(&name.name, &host, second_mac, off),
+        LabCommand::Capture {
+            on,
+            seconds,
+            out,
+            name,
+        } => lab::capture(&name.name, &on, seconds, &out),
         LabCommand::Switch { vip, bridge } => {
             lab::switch::run(&vip, &bridge).map(|_| ExitCode::SUCCESS)
         }
@@ -185,6 +196,27 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Reload { options } => change(Request::Reload, options),
         Command::Handoff { options } => change(Request::HandOff, options),
         Command::Ip2mac { vip, host, json } => ip2mac::run(&vip, host, json),
+        Command::Doctor {
+            config,
+            interface,
+            seconds,
+            pcap,
+            write_pcap,
+            capture_point,
+            query_interval,
+            no_probes,
+            json,
+        } => doctor::run(doctor::Args {
+            config,
+            interface,
+            seconds,
+            pcap,
+            write_pcap,
+            capture_point,
+            query_interval,
+            no_probes,
+            json,
+        }),
         Command::SwitchConfig {
             files,
             vendor,

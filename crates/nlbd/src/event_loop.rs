@@ -5,6 +5,7 @@
 
 use crate::core_events::log_event;
 use crate::events::EventLog;
+use crate::probes::ProbeResponder;
 use crate::requests::{serve, status, Served};
 use crate::signals::Signals;
 use crate::state::{self, Changes};
@@ -13,6 +14,7 @@ use anyhow::Context;
 use nlb_core::config::Config;
 use nlb_core::convergence::{Command, Node, Rejection};
 use nlb_core::mac::MacAddr;
+use nlb_core::probe;
 use nlb_core::time::Time;
 use nlb_dataplane::{ktime_now, packet, Dataplane};
 use std::collections::BTreeMap;
@@ -58,6 +60,8 @@ pub struct Daemon {
     /// Group memberships: the IGMP-multicast mode's groups, IPv6 VIPs' solicited-node
     /// groups.
     pub groups: link::GroupMemberships,
+    /// Answers `nlb doctor`'s path MTU probes.
+    pub probes: ProbeResponder,
     /// The state machine.
     pub node: Node,
     /// The cluster interface's link changes.
@@ -130,6 +134,7 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         program_id,
         socket,
         groups,
+        mut probes,
         mut node,
         mut monitor,
     } = d;
@@ -174,33 +179,37 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         let frames = if ready.heartbeats { FRAMES_PER_TURN } else { 0 };
         for _ in 0..frames {
             match socket.recv(&mut buf) {
-                Ok(Some(n)) => match node.handle_frame(Time::from_duration(ktime_now()), &buf[..n])
-                {
-                    Ok(()) => {
-                        accepted = true;
-                        // An authenticated sender: the data path lets all its frames
-                        // through from now on, whatever floods the EtherType.
-                        let src = nlb_core::mac::MacAddr(
-                            buf[6..12].try_into().expect("a heartbeat has a header"),
-                        );
-                        if trusted_sources.insert(src) {
-                            if let Err(e) = dp.trust_heartbeat_source(src) {
-                                log.warn(ktime_now(), format!("trusting {src}: {e}"));
+                Ok(Some((n, wire_len))) if probe::is_probe(&buf[..n]) => {
+                    probes.answer(&buf[..n], wire_len, &socket, &config, tx_mac, &mut log);
+                }
+                Ok(Some((n, _))) => {
+                    match node.handle_frame(Time::from_duration(ktime_now()), &buf[..n]) {
+                        Ok(()) => {
+                            accepted = true;
+                            // An authenticated sender: the data path lets all its frames
+                            // through from now on, whatever floods the EtherType.
+                            let src = nlb_core::mac::MacAddr(
+                                buf[6..12].try_into().expect("a heartbeat has a header"),
+                            );
+                            if trusted_sources.insert(src) {
+                                if let Err(e) = dp.trust_heartbeat_source(src) {
+                                    log.warn(ktime_now(), format!("trusting {src}: {e}"));
+                                }
+                            }
+                        }
+                        Err(reason) => {
+                            rejected += 1;
+                            debug!(?reason, "heartbeat rejected");
+                            if let Rejection::Malformed(_) = reason {
+                                junk.malformed += 1;
+                                junk.latest = buf[..n]
+                                    .get(6..12)
+                                    .and_then(|m| m.try_into().ok())
+                                    .map(nlb_core::mac::MacAddr);
                             }
                         }
                     }
-                    Err(reason) => {
-                        rejected += 1;
-                        debug!(?reason, "heartbeat rejected");
-                        if let Rejection::Malformed(_) = reason {
-                            junk.malformed += 1;
-                            junk.latest = buf[..n]
-                                .get(6..12)
-                                .and_then(|m| m.try_into().ok())
-                                .map(nlb_core::mac::MacAddr);
-                        }
-                    }
-                },
+                }
                 Ok(None) => break,
                 Err(e) => {
                     log.warn(ktime_now(), format!("heartbeat socket: {e}"));

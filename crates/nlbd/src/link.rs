@@ -146,11 +146,13 @@ impl HeartbeatSocket {
     }
 
     /// Takes a frame already queued, if any (one system call: the socket does not
-    /// block; the daemon's one wait says when frames are there).
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match net::recv(&self.fd, buf, RecvFlags::empty()) {
-            // The bytes received into `buf` (a longer frame is cut to its length).
-            Ok((n, _)) => Ok(Some(n)),
+    /// block; the daemon's one wait says when frames are there): the bytes received
+    /// into `buf` (a longer frame is cut to its length) and the frame's length on the
+    /// wire.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, usize)>> {
+        let room = buf.len();
+        match net::recv(&self.fd, buf, RecvFlags::TRUNC) {
+            Ok((n, wire)) => Ok(Some((n.min(room), wire))),
             Err(Errno::WOULDBLOCK) => Ok(None),
             Err(e) => Err(e.into()),
         }

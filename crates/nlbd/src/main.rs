@@ -12,6 +12,7 @@ mod install;
 mod link;
 mod link_monitor;
 mod netlink;
+mod probes;
 mod requests;
 mod signals;
 mod startup;

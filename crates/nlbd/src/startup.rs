@@ -267,6 +267,7 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         program_id,
         socket,
         groups,
+        probes: crate::probes::ProbeResponder::new(key),
         node,
         monitor,
     })

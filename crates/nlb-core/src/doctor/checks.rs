@@ -101,6 +101,12 @@ fn cache_fix(ip: IpAddr) -> String {
 }
 
 impl Analyzer {
+    /// Whether `mac` is a member's NIC: given in the context, or heard sending
+    /// heartbeats in the capture.
+    fn is_member(&self, mac: MacAddr) -> bool {
+        self.ctx.member_macs.contains(&mac) || self.heard_members.contains(&mac)
+    }
+
     /// The role of `mac` for VIP `vip` (or for a plain address).
     fn role(&self, vip: IpAddr, mac: MacAddr) -> MacRole {
         if let Some(v) = self.vip_macs.get(&vip) {
@@ -114,7 +120,7 @@ impl Analyzer {
                 return MacRole::MaskedSourceMac;
             }
         }
-        if self.ctx.member_macs.contains(&mac) {
+        if self.is_member(mac) {
             MacRole::MemberNic
         } else {
             MacRole::Other
@@ -621,7 +627,7 @@ pub(super) fn source_mac_substitution(a: &Analyzer, out: &mut Vec<Finding>) {
             || a.claims
                 .get(&ip)
                 .is_some_and(|c| c.keys().any(|m| looks_like_cluster_mac(*m)));
-        if is_vip && a.ctx.member_macs.is_empty() {
+        if is_vip && a.ctx.member_macs.is_empty() && a.heard_members.is_empty() {
             continue;
         }
         let total: u64 = by_mac.values().map(|s| s.frames).sum();
@@ -637,7 +643,7 @@ pub(super) fn source_mac_substitution(a: &Analyzer, out: &mut Vec<Finding>) {
             .iter()
             .map(|(m, _)| *m)
             .filter(|m| !claimers.is_some_and(|c| c.contains_key(m)))
-            .filter(|m| !(is_vip && a.ctx.member_macs.contains(m)))
+            .filter(|m| !(is_vip && a.is_member(**m)))
             .collect();
         if suspect.is_empty() {
             continue;
@@ -687,7 +693,7 @@ pub(super) fn source_mac_substitution(a: &Analyzer, out: &mut Vec<Finding>) {
                 macs: significant
                     .iter()
                     .map(|(m, s)| {
-                        let role = if is_vip { a.role(ip, **m) } else if a.ctx.member_macs.contains(m) { MacRole::MemberNic } else { MacRole::Other };
+                        let role = if is_vip { a.role(ip, **m) } else if a.is_member(**m) { MacRole::MemberNic } else { MacRole::Other };
                         share(**m, role, Counted::FramesFrom, s, total, Vec::new())
                     })
                     .collect(),

@@ -72,9 +72,10 @@ pub struct Context {
     /// are expected. `Some(false)` enables the flooding check; `Some(true)` the check
     /// that frames to the cluster MAC stop (membership not seen by the switch).
     pub capture_is_member: Option<bool>,
-    /// The members' NIC MACs, if known: a VIP claimed with one of them is a member's
-    /// own MAC leaking, and the source MAC substitution check looks at frames from a
-    /// VIP only when these are known (every member sends from the VIPs with its own MAC).
+    /// The members' NIC MACs, if known (the source MACs of heartbeats in the capture are
+    /// added to them): a VIP claimed with one of them is a member's own MAC leaking, and
+    /// the source MAC substitution check looks at frames from a VIP only when some are
+    /// known (every member sends from the VIPs with its own MAC).
     pub member_macs: Vec<MacAddr>,
     /// The IGMP/MLD query interval: a capture at least this long with no query in
     /// igmp-multicast mode finds no querier. Default [`DEFAULT_QUERY_INTERVAL`].
@@ -124,6 +125,14 @@ pub enum FindingKind {
     Igmp,
     /// ICMP fragmentation needed / ICMPv6 packet too big.
     PathMtu,
+    /// Live only: frames larger than some size do not pass between members (probes).
+    MtuMismatch,
+    /// Live only: the host's settings nlb depends on.
+    HostSettings,
+    /// Live only: what nlbd says of itself.
+    Daemon,
+    /// Live only: members see far fewer VIP frames than others (from heartbeats).
+    SwitchLearnedClusterMac,
 }
 
 /// The likely cause within a kind; JSON snake case.
@@ -157,6 +166,28 @@ pub enum Diagnosis {
     MembershipNotSeen,
     /// path_mtu: ICMP fragmentation needed / ICMPv6 packet too big from a hop.
     PacketTooBig,
+    /// mtu_mismatch: the path to a member passes smaller frames than both ends' MTU.
+    PathShort,
+    /// mtu_mismatch: members' interfaces have different MTUs.
+    MtusDiffer,
+    /// mtu_mismatch: a member did not answer the probes at all.
+    NoProbeAnswer,
+    /// host_settings: arp_ignore/arp_announce not as nlbd set them.
+    ArpSysctls,
+    /// host_settings: strict reverse path filtering on the cluster interface.
+    StrictRpFilter,
+    /// host_settings: large receive offload with generic XDP.
+    LroOn,
+    /// host_settings: a VIP assigned to an interface other than lo.
+    VipElsewhere,
+    /// daemon: no nlbd answers on the interface.
+    NotRunning,
+    /// daemon: nlbd runs but stands aside.
+    StandingAside,
+    /// daemon: peers advertise another cluster configuration.
+    ConfigMismatch,
+    /// switch_learned_cluster_mac: VIP frames reach some members only.
+    ReceptionUneven,
 }
 
 /// How bad a finding is: a problem (`nlb doctor` exits 1) or a notice of a cost that
@@ -429,6 +460,8 @@ pub struct Analyzer {
     reports: BTreeMap<IpAddr, GroupReports>,
     /// ICMP source -> what it reported.
     too_big: BTreeMap<IpAddr, TooBig>,
+    /// Source MACs of nlb heartbeats in the capture: members' NICs.
+    heard_members: BTreeSet<MacAddr>,
 }
 
 /// The cluster MACs of one VIP.
@@ -495,6 +528,7 @@ impl Analyzer {
             queries: BTreeMap::new(),
             reports,
             too_big: BTreeMap::new(),
+            heard_members: BTreeSet::new(),
         }
     }
 
@@ -515,6 +549,16 @@ impl Analyzer {
         s.frames += 1;
         s.first = Some(s.first.map_or(at, |f| f.min(at)));
         s.last = Some(s.last.map_or(at, |l| l.max(at)));
+        // A heartbeat names a member's NIC by its source MAC (the magic is enough: a
+        // forged one only makes its sender's frames from a VIP look normal).
+        if bytes.get(12..14) == Some(&crate::wire::ETHERTYPE.to_be_bytes()[..])
+            && bytes.get(14..17) == Some(&b"NLB"[..])
+        {
+            if let Some(src) = bytes.get(6..12) {
+                self.heard_members
+                    .insert(MacAddr(src.try_into().expect("6 bytes")));
+            }
+        }
         let Some(f) = decode::frame(bytes) else {
             self.stats.undecodable += 1;
             return;

@@ -81,7 +81,10 @@ pub(super) fn restrict(req: &Request, out: &mut Out) {
     out.cmd(
         format!("ip link set dev {br} type bridge mcast_snooping 1 mcast_querier 1"),
         "Multicast snooping with the bridge as querier (IGMP and, with IPv6 on the bridge, \
-         MLD): with a querier present, frames to the cluster MAC go to router ports only.",
+         MLD): with a querier present, frames to the cluster MAC go to router ports only. \
+         A bridge that starts snooping floods on for its query response interval \
+         (mcast_query_response_interval, 10 s by default) before it takes its querier as \
+         present (measured in nlb's lab test).",
     );
     for port in req.ports() {
         out.cmd(

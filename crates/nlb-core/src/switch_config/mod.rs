@@ -346,7 +346,6 @@ impl Out {
 /// Generates the switch (and, if asked, router) configuration for `req`.
 pub fn generate(req: &Request) -> SwitchConfig {
     let mut out = Out::default();
-    header(req, &mut out);
     if req.router {
         out.section("== Gateway router ==");
         if req.needs_static_arp() {
@@ -390,14 +389,18 @@ pub fn generate(req: &Request) -> SwitchConfig {
             }
         }
     }
+    // The header goes first, naming only the placeholders the commands use.
+    let mut all = Out::default();
+    header(req, &out.lines, &mut all);
+    all.lines.extend(out.lines);
     SwitchConfig {
         vendor: req.vendor,
         mode: req.cluster.mode,
-        lines: out.lines,
+        lines: all.lines,
     }
 }
 
-fn header(req: &Request, out: &mut Out) {
+fn header(req: &Request, body: &[Line], out: &mut Out) {
     let c = &req.cluster;
     let vips: Vec<String> = c.vips.iter().map(|v| v.to_string()).collect();
     out.note(format!(
@@ -430,6 +433,12 @@ fn header(req: &Request, out: &mut Out) {
         placeholders.push(format!("{BRIDGE_PLACEHOLDER} (the bridge: --bridge)"));
     }
     placeholders.extend(vendor_placeholders(req));
+    // Each named by its first word, e.g. `<VLAN>`: only those some command contains.
+    placeholders.retain(|p| {
+        let token = p.split(' ').next().unwrap_or_default();
+        body.iter()
+            .any(|l| matches!(l, Line::Command { command, .. } if command.contains(token)))
+    });
     if !placeholders.is_empty() {
         out.note(format!(
             "Replace the placeholders before use: {}.",

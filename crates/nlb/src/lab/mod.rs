@@ -29,7 +29,7 @@ mod topology;
 mod verbs;
 
 pub use topology::{down, up};
-pub use verbs::{exec, handoff, kill, print_tally, start, status, traffic};
+pub use verbs::{capture, exec, handoff, kill, nic_team, print_tally, start, status, traffic};
 
 use anyhow::{anyhow, bail, Context};
 use serde::{Deserialize, Serialize};

@@ -223,3 +223,57 @@ pub fn print_tally(t: &Tally) {
     }
     println!("{:<6} {:>11}", "failed", t.failed);
 }
+
+/// `nlb lab capture`: frames at the switch's bridge (promiscuous, as a mirror port) or
+/// on a namespace's eth0, for `seconds`, into the pcap file `out`.
+pub fn capture(
+    name: &str,
+    on: &str,
+    seconds: f64,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use crate::doctor::socket::{ifindex, PacketSocket, ALL};
+    let lab = Lab::open(name)?;
+    let ns = lab.role_ns(on)?;
+    let iface = if ns == lab.ns("sw") { "br0" } else { "eth0" };
+    let span = Duration::from_secs_f64(seconds.max(0.1));
+    let frames = netns::run_in(&ns, move || -> anyhow::Result<_> {
+        let index = ifindex(iface)?;
+        let socket = PacketSocket::open(index, ALL)?;
+        socket.promiscuous(index)?;
+        socket.capture(span)
+    })??;
+    crate::pcap::write_pcap(out, &frames)?;
+    println!(
+        "{} frames from {iface} of {ns} written to {}",
+        frames.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `nlb lab nic-team HOST`: half of the host's flows leave with a second source MAC.
+pub fn nic_team(
+    name: &str,
+    who: &str,
+    second: Option<nlb_core::mac::MacAddr>,
+    off: bool,
+) -> anyhow::Result<ExitCode> {
+    use nlb_dataplane::lab_team::NicTeam;
+    let lab = Lab::open(name)?;
+    let n = lab.host(who)?;
+    let second = second.unwrap_or(nlb_core::mac::MacAddr([2, 0, 0, 0, 0x0e, n]));
+    netns::run_in(&lab.ns(&format!("h{n}")), move || -> anyhow::Result<()> {
+        NicTeam::detach("eth0")?;
+        if !off {
+            NicTeam::load(second)?.attach("eth0")?;
+        }
+        Ok(())
+    })??;
+    if off {
+        println!("h{n}: every frame leaves with its own MAC again");
+    } else {
+        println!("h{n}: frames of half of its flows (to a port with bit 1 set) leave with source MAC {second}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
