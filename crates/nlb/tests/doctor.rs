@@ -291,6 +291,32 @@ fn each_fault_is_named_and_nothing_else() {
         ip(&["-n", &sw, "link", "set", &format!("p{h}"), "mtu", "1500"]);
     }
 
+    // Host settings: strict reverse path filtering, and the VIP also on eth0.
+    let h3 = ns(&lab, "h3");
+    let sysctl = |value: &str| {
+        let status = Command::new("ip")
+            .args(["netns", "exec", &h3, "sysctl", "-qw"])
+            .arg(format!("net.ipv4.conf.eth0.rp_filter={value}"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    sysctl("1");
+    ip(&["-n", &h3, "addr", "add", "198.51.100.10/32", "dev", "eth0"]);
+    let live = doctor_on(&lab, "h3", &[]);
+    let mut found = problems(&live);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("host_settings".to_string(), "strict_rp_filter".to_string()),
+            ("host_settings".to_string(), "vip_elsewhere".to_string()),
+        ],
+        "{live}"
+    );
+    sysctl("0");
+    ip(&["-n", &h3, "addr", "del", "198.51.100.10/32", "dev", "eth0"]);
+
     // No querier on the switch: in igmp-multicast mode, no query within the interval.
     fast_querier(&lab, false);
     let (live, offline) = live_and_mirror(&lab, "h1", "querier", &["--query-interval", "2"]);
