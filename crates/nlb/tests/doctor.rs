@@ -168,8 +168,24 @@ fn healthy_labs_report_nothing() {
         } else {
             &[]
         };
+        // The client stands in for h2's gateway: pings to it pass at the full MTU.
+        ip(&[
+            "-n",
+            &ns(&lab, "h2"),
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.51.100.200",
+        ]);
         let (live, offline) = live_and_mirror(&lab, "h2", "healthy", extra);
         assert_eq!(problems(&live), NOTHING, "{mode} live: {live}");
+        assert!(
+            live["notes"]
+                .to_string()
+                .contains("answers don't-fragment pings up to"),
+            "{live}"
+        );
         assert_eq!(problems(&offline), NOTHING, "{mode} offline: {offline}");
         // Every peer answered the path MTU probes at the full MTU.
         let paths = live["peer_paths"].as_array().unwrap();
@@ -265,6 +281,16 @@ fn each_fault_is_named_and_nothing_else() {
 
     // Jumbo frames on every host and port but h2's switch port: large frames between
     // h1 and h2 are lost. The probes name host 2 (live only: a switch sends no ICMP).
+    // And h1's gateway (the client, at MTU 1500) answers pings up to 1500 bytes only.
+    ip(&[
+        "-n",
+        &ns(&lab, "h1"),
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.200",
+    ]);
     for h in ["h1", "h2", "h3"] {
         ip(&["-n", &ns(&lab, h), "link", "set", "eth0", "mtu", "9000"]);
         let port = format!("p{h}");
@@ -279,17 +305,27 @@ fn each_fault_is_named_and_nothing_else() {
         ]);
     }
     let (live, offline) = live_and_mirror(&lab, "h1", "mtu", &[]);
+    let mut found = problems(&live);
+    found.sort();
     assert_eq!(
-        problems(&live),
-        want("mtu_mismatch", "path_short"),
+        found,
+        [
+            ("mtu_mismatch".to_string(), "gateway_path_short".to_string()),
+            ("mtu_mismatch".to_string(), "path_short".to_string()),
+        ],
         "live: {live}"
     );
-    assert_eq!(live["findings"][0]["subject"], "host 2", "{live}");
+    let subjects = live["findings"].to_string();
+    assert!(
+        subjects.contains("\"host 2\"") && subjects.contains("\"198.51.100.200\""),
+        "{live}"
+    );
     assert_eq!(problems(&offline), NOTHING, "offline: {offline}");
     for h in ["h1", "h2", "h3"] {
         ip(&["-n", &ns(&lab, h), "link", "set", "eth0", "mtu", "1500"]);
         ip(&["-n", &sw, "link", "set", &format!("p{h}"), "mtu", "1500"]);
     }
+    ip(&["-n", &ns(&lab, "h1"), "route", "del", "default"]);
 
     // Host settings: strict reverse path filtering, and the VIP also on eth0.
     let h3 = ns(&lab, "h3");

@@ -170,6 +170,9 @@ pub enum Diagnosis {
     PathShort,
     /// mtu_mismatch: members' interfaces have different MTUs.
     MtusDiffer,
+    /// mtu_mismatch: the default gateway answers don't-fragment pings only below the
+    /// interface's MTU.
+    GatewayPathShort,
     /// mtu_mismatch: a member did not answer the probes at all.
     NoProbeAnswer,
     /// host_settings: arp_ignore/arp_announce not as nlbd set them.

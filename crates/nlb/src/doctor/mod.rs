@@ -8,6 +8,7 @@
 //! probes for the VIPs during the capture), the capture itself (`socket`), pcap files
 //! (`nlb_core::doctor::pcap`), and the report.
 
+mod gateway;
 mod host;
 mod mtu;
 pub(crate) mod socket;
@@ -355,6 +356,9 @@ fn live(args: &Args) -> anyhow::Result<Report> {
             ));
         }
     }
+    if !args.no_probes {
+        gateway_probe(&iface, iface_mtu, &mut findings, &mut notes)?;
+    }
     let frames = capture_thread
         .join()
         .map_err(|_| anyhow::anyhow!("the capture thread panicked"))??;
@@ -377,6 +381,43 @@ fn live(args: &Args) -> anyhow::Result<Report> {
         notes,
         peer_paths,
     ))
+}
+
+/// DF pings of growing size to the IPv4 default gateway, if it is on `iface`.
+fn gateway_probe(
+    iface: &str,
+    mtu: usize,
+    findings: &mut Vec<Finding>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let Some((gw, dev)) = gateway::default_gateway() else {
+        notes.push("no IPv4 default route: the path to a gateway was not probed".into());
+        return Ok(());
+    };
+    if dev != iface {
+        notes.push(format!(
+            "the default route leaves by {dev}, not {iface}: the gateway's path was not probed"
+        ));
+        return Ok(());
+    }
+    match gateway::largest_answered(gw, mtu)? {
+        None => notes.push(format!(
+            "the gateway {gw} answers no echo request: the path to it was not measured"
+        )),
+        Some(n) if n < mtu => findings.push(finding(
+            FindingKind::MtuMismatch,
+            Diagnosis::GatewayPathShort,
+            &gw.to_string(),
+            format!("the gateway {gw} answers don't-fragment pings of up to {n} bytes; {iface}'s MTU is {mtu}"),
+            format!("the gateway's interface, or a switch port or link on the way, has an MTU of about {n}"),
+            "clients beyond the gateway that send or receive full-size packets stall on large transfers while small ones pass; replies larger than that are dropped without a word unless a router says \"fragmentation needed\"",
+            format!("set an MTU of at least {mtu} on the gateway's interface and every port on the way, or lower the cluster interface's MTU to {n}"),
+        )),
+        Some(_) => notes.push(format!(
+            "the gateway {gw} answers don't-fragment pings up to {iface}'s MTU ({mtu})"
+        )),
+    }
+    Ok(())
 }
 
 /// Findings from the path MTU probes: a path to a peer shorter than both ends' MTUs,
