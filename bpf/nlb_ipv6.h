@@ -198,22 +198,9 @@ static __always_inline int ipv6_frame(struct xdp_md *ctx, struct ethhdr *eth)
 	}
 
 	in.proto = nh;
-	if (nh == IPPROTO_TCP) {
-		struct tcphdr *t = (void *)p;
-		if ((void *)(t + 1) > end)
-			return count(CNT_DROP_MALFORMED, XDP_DROP);
-		in.client_port = bpf_ntohs(t->source);
-		in.server_port = bpf_ntohs(t->dest);
-		in.tcp_flags = ((__u8 *)t)[TCP_FLAGS_OFFSET];
-		in.has_ports = 1;
-	} else if (nh == IPPROTO_UDP) {
-		struct udphdr *u = (void *)p;
-		if ((void *)(u + 1) > end)
-			return count(CNT_DROP_MALFORMED, XDP_DROP);
-		in.client_port = bpf_ntohs(u->source);
-		in.server_port = bpf_ntohs(u->dest);
-		in.has_ports = 1;
-	} else if (nh == NEXTHDR_ICMPV6) {
+	if (read_ports(&in, p, end))
+		return count(CNT_DROP_MALFORMED, XDP_DROP);
+	if (nh == NEXTHDR_ICMPV6) {
 		struct icmp_hdr *ic = (void *)p;
 		if ((void *)(ic + 1) > end)
 			return count(CNT_DROP_MALFORMED, XDP_DROP);
@@ -232,12 +219,7 @@ static __always_inline int ipv6_frame(struct xdp_md *ctx, struct ethhdr *eth)
 			if (same_addr6(&inner->saddr, &ip6->daddr) &&
 			    (inner->nexthdr == IPPROTO_TCP || inner->nexthdr == IPPROTO_UDP)) {
 				__builtin_memcpy(in.client6, &inner->daddr, 16);
-				in.client_port = bpf_ntohs(ports[1]);
-				in.server_port = bpf_ntohs(ports[0]);
-				in.proto = inner->nexthdr;
-				in.has_ports = 1;
-				/* Never a SYN: see the IPv4 case. */
-				in.tcp_flags = inner->nexthdr == IPPROTO_TCP ? TCP_ACK : 0;
+				quoted_flow(&in, inner->nexthdr, ports);
 			}
 		}
 	}

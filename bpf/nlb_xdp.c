@@ -561,6 +561,42 @@ static __always_inline int pass_to_host(struct ethhdr *eth)
 	return XDP_PASS;
 }
 
+/* The ports of the TCP or UDP header at l4 (and TCP's flags), for in->proto; other
+ * protocols have none. Non-zero when the header is cut short. */
+static __always_inline int read_ports(struct verdict_in *in, void *l4, void *end)
+{
+	if (in->proto == IPPROTO_TCP) {
+		struct tcphdr *t = l4;
+		if ((void *)(t + 1) > end)
+			return -1;
+		in->client_port = bpf_ntohs(t->source);
+		in->server_port = bpf_ntohs(t->dest);
+		in->tcp_flags = ((__u8 *)t)[TCP_FLAGS_OFFSET];
+		in->has_ports = 1;
+	} else if (in->proto == IPPROTO_UDP) {
+		struct udphdr *u = l4;
+		if ((void *)(u + 1) > end)
+			return -1;
+		in->client_port = bpf_ntohs(u->source);
+		in->server_port = bpf_ntohs(u->dest);
+		in->has_ports = 1;
+	}
+	return 0;
+}
+
+/* The flow an ICMP error quotes (our packet from the VIP to the client: its ports at
+ * `ports`, source first), `proto` TCP or UDP. */
+static __always_inline void quoted_flow(struct verdict_in *in, __u8 proto, const __u16 *ports)
+{
+	in->client_port = bpf_ntohs(ports[1]);
+	in->server_port = bpf_ntohs(ports[0]);
+	in->proto = proto;
+	in->has_ports = 1;
+	/* An error is never a SYN: an unknown flow needs a full owner, a known one is
+	 * admitted by the connection table. */
+	in->tcp_flags = proto == IPPROTO_TCP ? TCP_ACK : 0;
+}
+
 /* A later fragment goes where its first went (and is dropped if that is unknown). */
 static __always_inline int later_fragment(struct ethhdr *eth, const struct frag_key *fk)
 {
@@ -715,22 +751,9 @@ int nlb_xdp(struct xdp_md *ctx)
 		return later_fragment(eth, &fk);
 
 	struct verdict_in in = { .vip = ip->daddr, .vip_index = vip, .client = ip->saddr, .proto = ip->protocol };
-	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *t = l4;
-		if ((void *)(t + 1) > end)
-			return count(CNT_DROP_MALFORMED, XDP_DROP);
-		in.client_port = bpf_ntohs(t->source);
-		in.server_port = bpf_ntohs(t->dest);
-		in.tcp_flags = ((__u8 *)t)[TCP_FLAGS_OFFSET];
-		in.has_ports = 1;
-	} else if (ip->protocol == IPPROTO_UDP) {
-		struct udphdr *u = l4;
-		if ((void *)(u + 1) > end)
-			return count(CNT_DROP_MALFORMED, XDP_DROP);
-		in.client_port = bpf_ntohs(u->source);
-		in.server_port = bpf_ntohs(u->dest);
-		in.has_ports = 1;
-	} else if (ip->protocol == IPPROTO_ICMP) {
+	if (read_ports(&in, l4, end))
+		return count(CNT_DROP_MALFORMED, XDP_DROP);
+	if (ip->protocol == IPPROTO_ICMP) {
 		struct icmp_hdr *ic = l4;
 		if ((void *)(ic + 1) > end)
 			return count(CNT_DROP_MALFORMED, XDP_DROP);
@@ -747,13 +770,7 @@ int nlb_xdp(struct xdp_md *ctx)
 			if (inner->saddr == ip->daddr &&
 			    (inner->protocol == IPPROTO_TCP || inner->protocol == IPPROTO_UDP)) {
 				in.client = inner->daddr;
-				in.client_port = bpf_ntohs(ports[1]);
-				in.server_port = bpf_ntohs(ports[0]);
-				in.proto = inner->protocol;
-				in.has_ports = 1;
-				/* An error is never a SYN: an unknown flow needs a full owner,
-				 * a known one is admitted by the connection table. */
-				in.tcp_flags = inner->protocol == IPPROTO_TCP ? TCP_ACK : 0;
+				quoted_flow(&in, inner->protocol, ports);
 			}
 		}
 	}

@@ -37,3 +37,47 @@ unsafe impl SocketAddrArg for LinkAddr {
         )
     }
 }
+
+/// What a packet socket asks its interface to receive besides frames to its own MAC,
+/// for as long as the socket lives.
+#[derive(Clone, Copy, Debug)]
+pub enum Membership {
+    /// Frames to this group MAC (the interface's multicast filter).
+    Multicast([u8; 6]),
+    /// Every frame (promiscuous mode).
+    Promiscuous,
+}
+
+/// Adds `what` to the packet socket `fd` on interface `ifindex` (PACKET_ADD_MEMBERSHIP,
+/// which rustix has no call for).
+pub fn add_membership(
+    fd: std::os::fd::BorrowedFd<'_>,
+    ifindex: u32,
+    what: Membership,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a packet_mreq zeroed and then filled in, passed with its size.
+    let r = unsafe {
+        let mut mr: libc::packet_mreq = std::mem::zeroed();
+        mr.mr_ifindex = ifindex as i32;
+        match what {
+            Membership::Multicast(mac) => {
+                mr.mr_type = libc::PACKET_MR_MULTICAST as u16;
+                mr.mr_alen = 6;
+                mr.mr_address[..6].copy_from_slice(&mac);
+            }
+            Membership::Promiscuous => mr.mr_type = libc::PACKET_MR_PROMISC as u16,
+        }
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            (&mr as *const libc::packet_mreq).cast(),
+            std::mem::size_of::<libc::packet_mreq>() as u32,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -83,21 +83,6 @@ fn live_and_mirror(lab: &Lab, host: &str, tag: &str, extra: &[&str]) -> (Value, 
     (live, offline)
 }
 
-/// UDP datagrams from the client to `vip` port 9 (no rule covers it: the default
-/// host's traffic), `per_second` for `seconds`.
-fn udp_to(lab: &Lab, vip: &str, per_second: u32, seconds: u32) -> Child {
-    let script = format!(
-        "import socket, time\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         end = time.time() + {seconds}\n\
-         while time.time() < end:\n\
-         \x20   s.sendto(b'x', ('{vip}', 9))\n\
-         \x20   time.sleep({})\n",
-        1.0 / f64::from(per_second)
-    );
-    lab.python("c", &script).spawn().unwrap()
-}
-
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().unwrap();
     assert!(
@@ -238,7 +223,7 @@ fn each_fault_is_named_and_nothing_else() {
         "nud",
         "permanent",
     ]);
-    let mut traffic = udp_to(&lab, "198.51.100.10", 200, 5);
+    let mut traffic = lab.udp_to("198.51.100.10", 200, 5);
     let (live, offline) = live_and_mirror(&lab, "h1", "stale", &[]);
     let _ = traffic.wait();
     assert_eq!(
@@ -384,7 +369,7 @@ fn a_switch_that_learned_the_cluster_mac_is_named_live() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut traffic = udp_to(&lab, "198.51.100.10", 200, 12);
+    let mut traffic = lab.udp_to("198.51.100.10", 200, 12);
     // nlbd's detection takes a few seconds of uneven counts.
     std::thread::sleep(Duration::from_secs(6));
     let live = doctor_on(&lab, "h1", &[]);
@@ -459,7 +444,7 @@ fn the_linux_bridge_switch_config_stops_flooding_and_the_static_arp_entry_works(
         "mcast_snooping",
         "0",
     ]);
-    let mut traffic = udp_to(&lab, "198.51.100.10", 200, 3);
+    let mut traffic = lab.udp_to("198.51.100.10", 200, 3);
     let before = frames_to(&o, CLUSTER_MAC, 2.0);
     let _ = traffic.wait();
     assert!(
@@ -514,7 +499,7 @@ fn the_linux_bridge_switch_config_stops_flooding_and_the_static_arp_entry_works(
     );
     // A bridge that starts snooping holds the frames back once it takes a querier as
     // present: after its query response interval (10 s by default), as the script says.
-    let mut traffic = udp_to(&lab, "198.51.100.10", 200, 16);
+    let mut traffic = lab.udp_to("198.51.100.10", 200, 16);
     let start = std::time::Instant::now();
     let mut after = u64::MAX;
     while after > 0 && start.elapsed() < Duration::from_secs(14) {

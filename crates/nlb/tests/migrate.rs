@@ -70,20 +70,6 @@ fn unicast_survives_migrations() {
 
 /// Sends UDP datagrams to the VIP from the client, `per_second` for `seconds`, in the
 /// background.
-fn udp_to_vip(lab: &Lab, per_second: u32, seconds: u32) -> std::process::Child {
-    let script = format!(
-        "import socket, time\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         end = time.time() + {seconds}\n\
-         while time.time() < end:\n\
-         \x20   s.sendto(b'x', ('198.51.100.10', 9))\n\
-         \x20   time.sleep({})\n",
-        1.0 / f64::from(per_second)
-    );
-    lab.python("c", &script).spawn().unwrap()
-}
-
-/// Adds or deletes (`op`) a static entry for the lab's cluster MAC on h2's switch port.
 fn cluster_mac_on_h2s_port(sw: &str, op: &str) {
     let status = std::process::Command::new("bridge")
         .args([
@@ -110,7 +96,7 @@ fn a_switch_that_learned_the_cluster_mac_is_detected_and_named() {
     // or a NIC team would make it): frames to it reach h2 only.
     let sw = format!("nlb-{}-sw", lab.name);
     cluster_mac_on_h2s_port(&sw, "add");
-    let mut traffic = udp_to_vip(&lab, 200, 12);
+    let mut traffic = lab.udp_to("198.51.100.10", 200, 12);
     let start = std::time::Instant::now();
     let mut seen = None;
     while start.elapsed() < std::time::Duration::from_secs(5) {

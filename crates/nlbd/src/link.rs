@@ -1,12 +1,13 @@
 //! The cluster interface: its index and MAC, the heartbeat socket, multicast filter
 //! membership and group membership (IGMP, MLD).
 //!
-//! rustix makes the system calls, except three it has no call for, made through libc:
-//! PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS and getifaddrs.
+//! rustix makes the system calls, except those it has no call for: PACKET_STATISTICS
+//! and getifaddrs through libc here, PACKET_ADD_MEMBERSHIP in nlb-dataplane's
+//! `link_addr`.
 
 use nlb_core::mac::MacAddr;
 use nlb_core::wire::ETHERTYPE;
-use nlb_dataplane::link_addr::LinkAddr;
+use nlb_dataplane::link_addr::{add_membership, LinkAddr, Membership};
 use rustix::io::Errno;
 use rustix::net::{
     self, sockopt, AddressFamily, Protocol, RecvFlags, SendFlags, SocketFlags, SocketType,
@@ -117,26 +118,8 @@ impl HeartbeatSocket {
 
     /// Adds a group MAC to the interface's multicast filter for as long as the socket lives.
     pub fn add_multicast(&self, mac: MacAddr) -> io::Result<()> {
-        // libc: rustix has no PACKET_ADD_MEMBERSHIP.
-        // SAFETY: setsockopt with a packet_mreq we fill in fully.
-        unsafe {
-            let mut mr: libc::packet_mreq = std::mem::zeroed();
-            mr.mr_ifindex = self.ifindex as i32;
-            mr.mr_type = libc::PACKET_MR_MULTICAST as u16;
-            mr.mr_alen = 6;
-            mr.mr_address[..6].copy_from_slice(&mac.0);
-            let r = libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_ADD_MEMBERSHIP,
-                (&mr as *const libc::packet_mreq).cast(),
-                std::mem::size_of::<libc::packet_mreq>() as u32,
-            );
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        use std::os::fd::AsFd;
+        add_membership(self.fd.as_fd(), self.ifindex, Membership::Multicast(mac.0))
     }
 
     /// Sends one frame.

@@ -13,34 +13,18 @@
 //! `ip igmp snooping vlan N querier` follow EOS's documented command names as nlb knows
 //! them, without a page checked here; the output says so in its header.
 
-use super::{why, Out, Request};
+use super::{cisco_ios, why, Out, Request};
 use crate::mac::MacAddr;
 use std::net::IpAddr;
 
+// EOS writes static ARP and static MAC entries as IOS does (the encapsulation keyword
+// in lower case): the two share one generator.
 pub(super) fn static_arp(_req: &Request, vips: &[IpAddr], mac: MacAddr, out: &mut Out) {
-    for &vip in vips {
-        out.cmd(
-            format!("arp {vip} {} arpa", mac.cisco()),
-            why::static_arp(vip, mac),
-        );
-    }
-}
-
-fn static_entry(req: &Request, mac: MacAddr, why: String, out: &mut Out) {
-    out.cmd(
-        format!(
-            "mac address-table static {} vlan {} interface {}",
-            mac.cisco(),
-            req.vlan(),
-            req.ports().join(" ")
-        ),
-        why,
-    );
+    cisco_ios::static_arp_with("arpa", vips, mac, out);
 }
 
 pub(super) fn static_mac(req: &Request, out: &mut Out) {
-    let mac = req.cluster.cluster_mac();
-    static_entry(req, mac, why::static_mac(mac, &req.ports()), out);
+    cisco_ios::static_mac(req, out);
 }
 
 pub(super) fn snooping(req: &Request, out: &mut Out) {
@@ -70,5 +54,5 @@ pub(super) fn snooping(req: &Request, out: &mut Out) {
         );
     }
     out.note(why::IP_SNOOPING_STATIC);
-    static_entry(req, mac, why::static_mac(mac, &req.ports()), out);
+    cisco_ios::static_entry(req, mac, why::static_mac(mac, &req.ports()), out);
 }

@@ -28,15 +28,21 @@ use crate::mac::MacAddr;
 use std::net::IpAddr;
 
 pub(super) fn static_arp(_req: &Request, vips: &[IpAddr], mac: MacAddr, out: &mut Out) {
+    static_arp_with("ARPA", vips, mac, out);
+}
+
+/// `arp VIP MAC KEYWORD` for each VIP: IOS writes the encapsulation `ARPA`, EOS `arpa`.
+pub(super) fn static_arp_with(keyword: &str, vips: &[IpAddr], mac: MacAddr, out: &mut Out) {
     for &vip in vips {
         out.cmd(
-            format!("arp {vip} {} ARPA", mac.cisco()),
+            format!("arp {vip} {} {keyword}", mac.cisco()),
             why::static_arp(vip, mac),
         );
     }
 }
 
-fn static_entry(req: &Request, mac: MacAddr, why: String, out: &mut Out) {
+/// `mac address-table static MAC vlan N interface PORTS`, as IOS and EOS write it.
+pub(super) fn static_entry(req: &Request, mac: MacAddr, why: String, out: &mut Out) {
     out.cmd(
         format!(
             "mac address-table static {} vlan {} interface {}",

@@ -2,10 +2,10 @@
 //! and its probes (the heartbeat channel's EtherType only).
 
 use anyhow::Context;
-use nlb_dataplane::link_addr::LinkAddr;
+use nlb_dataplane::link_addr::{add_membership, LinkAddr, Membership};
 use rustix::io::Errno;
 use rustix::net::{self, sockopt, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 /// Every EtherType (`ETH_P_ALL`).
@@ -58,24 +58,9 @@ impl PacketSocket {
 
     /// Receives frames sent to any address, not only this host's, while the socket lives.
     pub fn promiscuous(&self, ifindex: u32) -> anyhow::Result<()> {
-        // libc: rustix has no PACKET_ADD_MEMBERSHIP.
-        // SAFETY: setsockopt with a packet_mreq we fill in fully.
-        let r = unsafe {
-            let mut mr: libc::packet_mreq = std::mem::zeroed();
-            mr.mr_ifindex = ifindex as i32;
-            mr.mr_type = libc::PACKET_MR_PROMISC as u16;
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_ADD_MEMBERSHIP,
-                (&mr as *const libc::packet_mreq).cast(),
-                std::mem::size_of::<libc::packet_mreq>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error()).context("promiscuous mode");
-        }
-        Ok(())
+        use std::os::fd::AsFd;
+        add_membership(self.fd.as_fd(), ifindex, Membership::Promiscuous)
+            .context("promiscuous mode")
     }
 
     /// Sends one frame.

@@ -191,6 +191,21 @@ impl Lab {
         c
     }
 
+    /// UDP datagrams from the client to `vip` port 9 (no rule covers it: the default
+    /// host's traffic), `per_second` for `seconds`.
+    pub fn udp_to(&self, vip: &str, per_second: u32, seconds: u32) -> Child {
+        let script = format!(
+            "import socket, time\n\
+             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             end = time.time() + {seconds}\n\
+             while time.time() < end:\n\
+             \x20   s.sendto(b'x', ('{vip}', 9))\n\
+             \x20   time.sleep({})\n",
+            1.0 / f64::from(per_second)
+        );
+        self.python("c", &script).spawn().unwrap()
+    }
+
     pub fn hold(&self, n: usize) -> Holder {
         self.hold_to(n, "198.51.100.10")
     }
