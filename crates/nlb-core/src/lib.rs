@@ -27,6 +27,7 @@ pub mod hash;
 pub mod host;
 pub mod key;
 pub mod mac;
+pub mod operator_state;
 pub mod probe;
 pub mod rules;
 pub mod switch_config;

@@ -62,6 +62,8 @@ pub struct Daemon {
     pub groups: link::GroupMemberships,
     /// Answers `nlb doctor`'s path MTU probes.
     pub probes: ProbeResponder,
+    /// Keeps what the operator set across restarts.
+    pub operator: crate::operator::Keeper,
     /// The state machine.
     pub node: Node,
     /// The cluster interface's link changes.
@@ -135,6 +137,7 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         socket,
         groups,
         mut probes,
+        mut operator,
         mut node,
         mut monitor,
     } = d;
@@ -228,6 +231,10 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
             ticked_at = now;
         }
         junk.report(&mut log, &socket, now);
+        // Not while leaving on a signal: a stop for a restart is no operator's stop.
+        if !stopping {
+            operator.keep(&node, &mut log);
+        }
         // Control requests act on the state machine now; their replies go out once
         // the data path reflects them (a reply saying "Draining" must be true).
         let served: Vec<_> = control

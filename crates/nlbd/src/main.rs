@@ -12,6 +12,7 @@ mod install;
 mod link;
 mod link_monitor;
 mod netlink;
+mod operator;
 mod probes;
 mod requests;
 mod signals;
@@ -26,16 +27,26 @@ use tracing::error;
 fn main() -> ExitCode {
     let args = args::Args::parse();
     // Logs go to stderr (journald under systemd); NLBD_LOG=debug shows every rejected
-    // heartbeat with its reason.
+    // heartbeat with its reason; NLBD_LOG_FORMAT=json writes one JSON object a line, for
+    // log shippers.
     let level = std::env::var("NLBD_LOG")
         .ok()
         .and_then(|l| l.parse().ok())
         .unwrap_or(tracing::level_filters::LevelFilter::INFO);
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match std::env::var("NLBD_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text") | Err(_) => logs.init(),
+        Ok(other) => {
+            logs.init();
+            tracing::warn!(
+                "NLBD_LOG_FORMAT={other} is not a log format (json or text): text it is"
+            );
+        }
+    }
     match startup::start(&args).and_then(event_loop::run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

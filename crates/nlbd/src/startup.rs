@@ -220,18 +220,31 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     })?;
 
     let now = ktime_now();
-    let node = match resumed {
-        Some(node) => node,
+    let (node, operator) = match resumed {
+        Some(node) => {
+            let keeper = crate::operator::Keeper::adopt(&config, &node);
+            (node, keeper)
+        }
         // The incarnation nonce is random: no clock grows across restarts for sure (a
         // VM restored from a snapshot, a host without an RTC, NTP stepping back).
-        None => Node::new(
-            &config,
-            key,
-            random_u64()?,
-            random_u64()? >> 2,
-            tx_mac,
-            Time::from_duration(now),
-        ),
+        None => {
+            let mut node = Node::new(
+                &config,
+                key,
+                random_u64()?,
+                random_u64()? >> 2,
+                tx_mac,
+                Time::from_duration(now),
+            );
+            // What an operator set before the restart wins over the initial state.
+            let keeper = crate::operator::Keeper::restore(
+                &config,
+                &mut node,
+                Time::from_duration(now),
+                &mut log,
+            );
+            (node, keeper)
+        }
     };
     log.info(
         ktime_now(),
@@ -268,6 +281,7 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         socket,
         groups,
         probes: crate::probes::ProbeResponder::new(key),
+        operator,
         node,
         monitor,
     })

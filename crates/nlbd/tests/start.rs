@@ -161,12 +161,33 @@ fn start_refusals_crash_cleanup_and_stop() {
     let mut host = Host::new();
 
     // A missing interface, and a VIP already on an interface, fail with what to do.
-    let out = host.run(&host.config("missing", "eth7", "multicast"));
+    let missing = host.config("missing", "eth7", "multicast");
+    let out = host.run(&missing);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("interface eth7 (from"),
         "{}",
         stderr(&out)
+    );
+    // The same as JSON lines for log shippers (NLBD_LOG_FORMAT=json).
+    let out = host
+        .command(&missing)
+        .env("NLBD_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let line = stderr(&out)
+        .lines()
+        .find(|l| l.contains("interface eth7 (from"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stderr(&out)));
+    assert_eq!(v["level"], "ERROR", "{v}");
+    assert!(
+        v["fields"]["message"].as_str().unwrap().contains("eth7"),
+        "{v}"
     );
     host.ip(&[
         "-n",

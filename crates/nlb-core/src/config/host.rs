@@ -9,6 +9,7 @@ use crate::host::{HostId, HostRuleSettings, InitialState, LoadWeight};
 use crate::rules::Filtering;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::path::PathBuf;
 use toml::de::{DeTable, DeValue};
 
 const HOST_FIELDS: &[&str] = &[
@@ -19,6 +20,7 @@ const HOST_FIELDS: &[&str] = &[
     "weight",
     "priority",
     "rule",
+    "state_dir",
 ];
 const HOST_RULE_FIELDS: &[&str] = &["weight", "priority"];
 
@@ -97,6 +99,21 @@ pub(super) fn parse_host(
     let state = sec
         .parsed::<InitialState>(cx, "state")
         .unwrap_or(InitialState::Started);
+    let state_dir = match sec.get("state_dir") {
+        None => Some(PathBuf::from(super::DEFAULT_STATE_DIR)),
+        Some(v) => as_str(cx, v, "host.state_dir", "a directory").and_then(|(s, span)| {
+            if s.starts_with('/') {
+                Some(PathBuf::from(s))
+            } else {
+                cx.error(
+                    span,
+                    "host.state_dir",
+                    format!("`{s}` is not an absolute path; expected a directory such as \"/var/lib/nlb\""),
+                );
+                None
+            }
+        }),
+    };
     let default_weight = match sec.get("weight") {
         Some(v) => parse_weight(cx, v, "host.weight"),
         None => Some(LoadWeight::Equal),
@@ -182,5 +199,6 @@ pub(super) fn parse_host(
         address,
         state,
         rules,
+        state_dir: state_dir?,
     })
 }

@@ -175,11 +175,17 @@ pub struct HostConfig {
     pub interface: String,
     /// The host's dedicated address and prefix length, if any.
     pub address: Option<(IpAddr, u8)>,
-    /// State on start.
+    /// State on start (what the operator last set, kept in `state_dir`, wins).
     pub state: InitialState,
     /// Per-rule settings, parallel to [`ClusterConfig::rules`].
     pub rules: Vec<HostRuleSettings>,
+    /// Where nlbd keeps what an operator set (stopped, suspended, disabled or drained
+    /// rules) across restarts of nlbd and of the host.
+    pub state_dir: PathBuf,
 }
+
+/// [`HostConfig::state_dir`] by default.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/nlb";
 
 /// One host's whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]

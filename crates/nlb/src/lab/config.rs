@@ -24,10 +24,12 @@ affinity = "none"
 [host]
 id = {n}
 interface = "eth0"
+state_dir = "{dir}"
 "#,
         name = lab.name,
         mode = lab.mode,
         key = key.display(),
+        dir = lab.dir().display(),
         timers = lab
             .timers
             .map_or(String::new(), |(period, tolerance)| format!(

@@ -53,6 +53,31 @@ for line in sys.stdin:
 pub struct Lab {
     pub name: String,
     started: Instant,
+    /// One of the machine's lab slots, held while the lab is up.
+    _slot: std::fs::File,
+}
+
+/// Labs up at once on this machine, across the test binaries' threads: each lab's
+/// timed promises (failover within 1 s, recovery after a migration) are about nlbd, not
+/// about four labs' veths, bridges and clients starving each other on two cores.
+const LAB_SLOTS: usize = 2;
+
+/// Waits for a free lab slot (a file lock, released when the file is dropped).
+fn lab_slot() -> std::fs::File {
+    loop {
+        for i in 0..LAB_SLOTS {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(format!("/tmp/nlb-test-lab-slot-{i}.lock"))
+                .expect("a lock file in /tmp");
+            if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+                return f;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 impl Lab {
@@ -65,9 +90,11 @@ impl Lab {
     /// `up` with more options of `nlb lab up` (timers).
     pub fn up_with(tag: &str, mode: &str, hosts: u8, options: &[&str]) -> Lab {
         let name = format!("{tag}{}", std::process::id() % 1_000_000);
+        let slot = lab_slot();
         let lab = Lab {
             name,
             started: Instant::now(),
+            _slot: slot,
         };
         let hosts = hosts.to_string();
         let mut args = vec![

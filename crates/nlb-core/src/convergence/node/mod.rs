@@ -226,6 +226,11 @@ impl Node {
         &self.cluster
     }
 
+    /// Each rule's mode on this host (enabled, disabled, draining), in the rules' order.
+    pub fn rule_modes(&self) -> &[RuleMode] {
+        &self.modes
+    }
+
     /// This host's advertised state.
     pub fn state(&self) -> WireState {
         self.state
