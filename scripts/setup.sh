@@ -7,8 +7,8 @@ set -euo pipefail
 # clang builds the BPF programs; libbpf-dev has bpf_helpers.h; linux-libc-dev has
 # linux/bpf.h; the lab and the namespace tests drive iproute2 (`ip`, `bridge`, `tc`),
 # hold connections with python3, signal with procps' `kill` and drop privileges with
-# util-linux's `setpriv`.
-PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps util-linux faketime)
+# util-linux's `setpriv`; prometheus has `promtool`, which checks nlbd's metrics page.
+PACKAGES=(clang libbpf-dev linux-libc-dev iproute2 python3 procps util-linux faketime prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

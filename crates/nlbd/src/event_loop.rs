@@ -12,6 +12,7 @@ use crate::state::{self, Changes};
 use crate::{control, link, link_monitor, wait};
 use anyhow::Context;
 use nlb_core::config::Config;
+use nlb_core::control::Reply;
 use nlb_core::convergence::{Command, Node, Rejection};
 use nlb_core::mac::MacAddr;
 use nlb_core::probe;
@@ -64,6 +65,8 @@ pub struct Daemon {
     pub probes: ProbeResponder,
     /// Keeps what the operator set across restarts.
     pub operator: crate::operator::Keeper,
+    /// The Prometheus endpoint, if configured.
+    pub metrics: Option<crate::metrics::MetricsServer>,
     /// The state machine.
     pub node: Node,
     /// The cluster interface's link changes.
@@ -138,6 +141,7 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
         groups,
         mut probes,
         mut operator,
+        metrics,
         mut node,
         mut monitor,
     } = d;
@@ -156,6 +160,7 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
     let mut next_report = now;
     let mut next_igmp = now + Duration::from_secs(10);
     let mut next_vip_count = now;
+    let mut next_metrics = now;
     let mut last_vip_count = (now, vip_frames(&dp));
     let mut rejected = 0u64;
     let mut junk = Junk::default();
@@ -354,6 +359,13 @@ pub fn run(d: Daemon) -> anyhow::Result<()> {
                 ),
             );
             return Ok(());
+        }
+        if let (Some(m), true) = (&metrics, now >= next_metrics) {
+            // Once a second: the page a scrape gets (see the metrics module).
+            next_metrics = now + Duration::from_secs(1);
+            if let Reply::Status { status: s, .. } = status(&node, &config, &dp, &log, now, None) {
+                m.publish(nlb_core::control::metrics::render(&s));
+            }
         }
         if now >= next_vip_count {
             // VIP frames a second, for the heartbeats: members that see far fewer than

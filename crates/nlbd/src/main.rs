@@ -11,6 +11,7 @@ mod events;
 mod install;
 mod link;
 mod link_monitor;
+mod metrics;
 mod netlink;
 mod operator;
 mod probes;

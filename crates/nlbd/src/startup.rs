@@ -263,6 +263,22 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         ),
     );
 
+    let metrics = config.host.metrics.and_then(|addr| {
+        match crate::metrics::MetricsServer::start(addr) {
+            Ok(m) => {
+                log.info(
+                    ktime_now(),
+                    format!("serving Prometheus metrics on http://{addr}/metrics"),
+                );
+                Some(m)
+            }
+            // The cluster's traffic does not depend on it: say so and serve without.
+            Err(e) => {
+                log.warn(ktime_now(), format!("{e:#}; running without metrics"));
+                None
+            }
+        }
+    });
     let monitor = link_monitor::LinkMonitor::open(ifindex)
         .with_context(|| format!("watching {iface}'s link through rtnetlink"))?;
 
@@ -282,6 +298,7 @@ pub fn start(args: &Args) -> anyhow::Result<Daemon> {
         groups,
         probes: crate::probes::ProbeResponder::new(key),
         operator,
+        metrics,
         node,
         monitor,
     })

@@ -21,6 +21,7 @@ const HOST_FIELDS: &[&str] = &[
     "priority",
     "rule",
     "state_dir",
+    "metrics",
 ];
 const HOST_RULE_FIELDS: &[&str] = &["weight", "priority"];
 
@@ -114,6 +115,22 @@ pub(super) fn parse_host(
             }
         }),
     };
+    let metrics = match sec.get("metrics") {
+        None => Some(None),
+        Some(v) => as_str(cx, v, "host.metrics", "an address and port").and_then(|(s, span)| {
+            match s.parse::<std::net::SocketAddr>() {
+                Ok(a) => Some(Some(a)),
+                Err(_) => {
+                    cx.error(
+                        span,
+                        "host.metrics",
+                        format!("`{s}` is not an address and port; expected e.g. \"127.0.0.1:9810\" or \"[::1]:9810\""),
+                    );
+                    None
+                }
+            }
+        }),
+    };
     let default_weight = match sec.get("weight") {
         Some(v) => parse_weight(cx, v, "host.weight"),
         None => Some(LoadWeight::Equal),
@@ -200,5 +217,6 @@ pub(super) fn parse_host(
         state,
         rules,
         state_dir: state_dir?,
+        metrics: metrics?,
     })
 }

@@ -182,6 +182,8 @@ pub struct HostConfig {
     /// Where nlbd keeps what an operator set (stopped, suspended, disabled or drained
     /// rules) across restarts of nlbd and of the host.
     pub state_dir: PathBuf,
+    /// Where nlbd serves Prometheus metrics (`/metrics`), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// [`HostConfig::state_dir`] by default.

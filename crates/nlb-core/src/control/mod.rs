@@ -13,6 +13,7 @@
 //! names, what a reload changes).
 
 mod commands;
+pub mod metrics;
 mod protocol;
 mod status;
 

@@ -25,6 +25,7 @@ affinity = "none"
 id = {n}
 interface = "eth0"
 state_dir = "{dir}"
+metrics = "127.0.0.1:9810"
 "#,
         name = lab.name,
         mode = lab.mode,
