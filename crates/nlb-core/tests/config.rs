@@ -394,6 +394,31 @@ fn link_local_and_mapped_vips_are_refused_ipv6_taken() {
 }
 
 #[test]
+fn state_dir_and_metrics_default_and_are_checked() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.host.state_dir, std::path::Path::new("/var/lib/nlb"));
+    assert_eq!(c.host.metrics, None);
+    let c = parse(&format!(
+        "{MINIMAL}state_dir = \"/srv/nlb\"\nmetrics = \"[::1]:9810\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.host.state_dir, std::path::Path::new("/srv/nlb"));
+    assert_eq!(c.host.metrics, Some("[::1]:9810".parse().unwrap()));
+    let e = one_error(
+        &format!("{MINIMAL}state_dir = \"nlb\"\n"),
+        10,
+        "host.state_dir",
+    );
+    assert!(e.message.contains("absolute"), "{e}");
+    let e = one_error(
+        &format!("{MINIMAL}metrics = \"9810\"\n"),
+        10,
+        "host.metrics",
+    );
+    assert!(e.message.contains("127.0.0.1:9810"), "{e}");
+}
+
+#[test]
 fn an_empty_key_file_path_is_refused() {
     let e = one_error(
         &MINIMAL.replace("\"web.key\"", "\"\""),

@@ -21,7 +21,11 @@ fn start_no_wait(lab: &Lab, host: &str) {
     lab.lab("start", &[host, "--no-wait"]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !lab.on(host, &["query"]).status.success() {
-        assert!(Instant::now() < deadline, "{host}'s nlbd does not answer");
+        assert!(
+            Instant::now() < deadline,
+            "{host}'s nlbd does not answer: {}",
+            std::fs::read_to_string(format!("{}/{host}-nlbd.log", lab.dir())).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

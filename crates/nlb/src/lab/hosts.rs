@@ -71,10 +71,24 @@ impl Lab {
             .trim()
             .parse()
             .ok()?;
-        // A zombie child of ours counts as gone.
+        // A zombie child of ours counts as gone, once every thread of it has exited: a
+        // killed process's first thread turns zombie while the others still exit, and
+        // its sockets stay open until the last one is done.
+        let alive = |stat: &str| {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let state = stat.rsplit(')').next()?.split_whitespace().next()?;
-        (state != "Z").then_some(pid)
+        let threads_alive = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().any(|t| {
+                    std::fs::read_to_string(t.path().join("stat")).is_ok_and(|s| alive(&s))
+                })
+            })
+            .unwrap_or(false);
+        (alive(&stat) || threads_alive).then_some(pid)
     }
 
     /// Starts nlbd and the service of host `n` (and brings its link up).
