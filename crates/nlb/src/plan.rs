@@ -46,7 +46,10 @@ struct Plan {
     rules: Vec<RulePlan>,
 }
 
-pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, CliError> {
+/// The hosts' configuration files, read whole (every file's errors at once) and refused
+/// unless they form one cluster (a duplicate handling priority aside: `nlb plan` shows
+/// it). Shared by `nlb plan` and `nlb switch-config`.
+pub fn one_cluster(files: &[PathBuf]) -> Result<Vec<Config>, CliError> {
     let mut configs = Vec::new();
     let mut errors = Vec::new();
     for f in files {
@@ -58,13 +61,17 @@ pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, Cl
     if !errors.is_empty() {
         return Err(ConfigErrors(errors).into());
     }
-    let problems = check_cluster(&configs);
-    if let Some(p) = problems
+    if let Some(p) = check_cluster(&configs)
         .iter()
         .find(|p| !matches!(p, ClusterProblem::DuplicatePriority { .. }))
     {
         return Err(anyhow!("these files do not form one cluster: {p}").into());
     }
+    Ok(configs)
+}
+
+pub fn run(files: &[PathBuf], without: &[u8], json: bool) -> Result<ExitCode, CliError> {
+    let configs = one_cluster(files)?;
     let cluster = &configs[0].cluster;
     for w in without {
         if !configs.iter().any(|c| c.host.id.get() == *w) {

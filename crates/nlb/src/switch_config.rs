@@ -3,8 +3,6 @@
 
 use crate::cli::VendorArg;
 use crate::output::{print_json, CliError};
-use anyhow::anyhow;
-use nlb_core::config::{check_cluster, ClusterProblem, Config, ConfigErrors};
 use nlb_core::switch_config::{generate, Cluster, Line, Request, Vendor};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -42,25 +40,9 @@ pub struct Options {
 }
 
 pub fn run(files: &[PathBuf], o: Options) -> Result<ExitCode, CliError> {
-    let mut configs = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        match Config::load(f) {
-            Ok(c) => configs.push(c),
-            Err(e) => errors.extend(e.0),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors).into());
-    }
     // Only the [cluster] part matters to the switch, but files that do not form one
     // cluster are refused as `nlb plan` refuses them.
-    if let Some(p) = check_cluster(&configs)
-        .iter()
-        .find(|p| !matches!(p, ClusterProblem::DuplicatePriority { .. }))
-    {
-        return Err(anyhow!("these files do not form one cluster: {p}").into());
-    }
+    let configs = crate::plan::one_cluster(files)?;
     let cluster = Cluster::from_config(&configs[0].cluster);
     let req = Request {
         vendor: o.vendor.into(),
