@@ -81,6 +81,14 @@ fn the_metrics_page_is_valid_matches_nlb_query_and_answers_during_a_failover() {
     );
     let share = value(&page, "nlb_rule_share_ratio", "rule=\"web\"").unwrap();
     assert!((share - 1.0 / 3.0).abs() < 0.01, "{share}");
+    let count = |page: &str| value(page, "nlb_convergence_duration_seconds_count", "").unwrap();
+    let before = count(&page);
+    assert_eq!(
+        before,
+        q["convergences"]["count"].as_f64().unwrap(),
+        "{page}"
+    );
+    assert!(before >= 1.0, "{page}");
 
     // h1's endpoint answers every scrape while h2 fails and the others take over.
     let mut failover = Command::new(common::NLB)
@@ -103,4 +111,10 @@ fn the_metrics_page_is_valid_matches_nlb_query_and_answers_during_a_failover() {
     std::thread::sleep(Duration::from_millis(1500));
     let page = scrape(&lab, "h1").unwrap();
     assert_eq!(value(&page, "nlb_members", ""), Some(2.0), "{page}");
+    // The failover was one more convergence: detection to commit, well within 1 s.
+    assert!(count(&page) > before, "{page}");
+    let last = lab.query("h1")["convergences"]["last_seconds"]
+        .as_f64()
+        .unwrap();
+    assert!(last < 1.0, "{last}");
 }

@@ -10,6 +10,13 @@ use std::time::Duration;
 pub fn log_event(log: &mut EventLog, now: Duration, e: &Event, mode: OperationMode) {
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     match e {
+        Event::HostJoined { .. } | Event::HostLost { .. } | Event::HostKnownDead { .. } => {
+            log.note_membership_change(now)
+        }
+        Event::Converged { .. } => log.note_converged(now),
+        _ => {}
+    }
+    match e {
         Event::HostJoined { host } => log.info(now, format!("host {host} joined")),
         Event::HostLost { host, reason } => log.info(now, format!("host {host} lost: {reason:?}")),
         Event::VipFramesUneven(r) => {

@@ -1,6 +1,7 @@
 //! The log: every line goes to tracing (stderr, journald), and the most recent ones
 //! are kept for `nlb display`, as nlb.exe display shows the recent event log.
 
+use nlb_core::control::Convergences;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -8,13 +9,38 @@ use tracing::{info, warn};
 /// Entries kept for `nlb display`.
 const KEPT: usize = 32;
 
-/// The recent log.
+/// The recent log, and the convergences it saw.
 #[derive(Default)]
 pub struct EventLog {
     entries: VecDeque<(Duration, bool, String)>,
+    convergences: Convergences,
+    /// When the membership change the next commit answers was first seen.
+    changed_at: Option<Duration>,
 }
 
 impl EventLog {
+    /// A membership change (a host joined, lost, known dead; or nlbd started): the next
+    /// commit is timed from the first such change before it.
+    pub fn note_membership_change(&mut self, now: Duration) {
+        self.changed_at.get_or_insert(now);
+    }
+
+    /// A view was committed.
+    pub fn note_converged(&mut self, now: Duration) {
+        let took = self
+            .changed_at
+            .take()
+            .map_or(0.0, |at| now.saturating_sub(at).as_secs_f64());
+        self.convergences.count += 1;
+        self.convergences.seconds += took;
+        self.convergences.last_seconds = Some(took);
+    }
+
+    /// The convergences so far.
+    pub fn convergences(&self) -> Convergences {
+        self.convergences
+    }
+
     /// Logs an informational line.
     pub fn info(&mut self, now: Duration, message: String) {
         info!("{message}");

@@ -112,6 +112,7 @@ pub fn status(
         message,
         status: Box::new(proto::Status {
             recent_events: log.recent(now),
+            convergences: log.convergences(),
             ..proto::Status::new(config, &node.snapshot(Time::from_duration(now)), stats)
         }),
     }

@@ -56,6 +56,8 @@ fn random_u64() -> anyhow::Result<u64> {
 /// made, and undone if starting fails.
 pub fn start(args: &Args) -> anyhow::Result<Daemon> {
     let mut log = EventLog::default();
+    // Starting is a membership change: the first commit is timed from here.
+    log.note_membership_change(ktime_now());
     // Everything nlbd refuses in a configuration (the key file included) is refused
     // here, by the same code `nlb config check` runs, with every problem listed.
     let (config, key) = Config::load_with_key(&args.config).map_err(|e| {

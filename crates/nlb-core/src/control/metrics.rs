@@ -102,6 +102,27 @@ pub fn render(s: &Status) -> String {
     {
         let mut f = Family::new(
             &mut out,
+            "nlb_convergence_duration_seconds",
+            "summary",
+            "Views committed, each timed from the membership change that started it.",
+        );
+        let c = &s.convergences;
+        put(
+            &mut f,
+            "nlb_convergence_duration_seconds_sum",
+            &with(&[]),
+            c.seconds,
+        );
+        put(
+            &mut f,
+            "nlb_convergence_duration_seconds_count",
+            &with(&[]),
+            c.count as f64,
+        );
+    }
+    {
+        let mut f = Family::new(
+            &mut out,
             "nlb_converged_seconds",
             "gauge",
             "Time since the committed view was committed (absent while converging).",

@@ -23,8 +23,8 @@ pub use protocol::{
     PROTOCOL_VERSION,
 };
 pub use status::{
-    DataplaneStats, HeartbeatCounters, MemberVipFrames, Params, PeerStatus, ReceptionProblem,
-    RuleStatus, Status,
+    Convergences, DataplaneStats, HeartbeatCounters, MemberVipFrames, Params, PeerStatus,
+    ReceptionProblem, RuleStatus, Status,
 };
 
 /// A configuration the tests of every part share.

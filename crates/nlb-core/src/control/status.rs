@@ -70,6 +70,21 @@ pub struct Status {
     /// cause and the fix.
     #[serde(default)]
     pub reception_problem: Option<ReceptionProblem>,
+    /// Views committed since nlbd started, and how long they took (filled by nlbd).
+    #[serde(default)]
+    pub convergences: Convergences,
+}
+
+/// Views this host committed, each timed from the membership change that started it (a
+/// host joined, lost or known dead, or nlbd's start) to its commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Convergences {
+    /// Views committed.
+    pub count: u64,
+    /// Their durations added up, in seconds.
+    pub seconds: f64,
+    /// The latest one's, in seconds.
+    pub last_seconds: Option<f64>,
 }
 
 /// How many VIP frames a second one member's data path sees.
@@ -387,6 +402,7 @@ impl Status {
                 .reception
                 .as_ref()
                 .map(|r| ReceptionProblem::explain(config.cluster.mode, r)),
+            convergences: Convergences::default(),
         }
     }
 }
