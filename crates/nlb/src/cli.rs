@@ -219,36 +219,7 @@ pub enum Command {
     ///
     /// Each finding says what was seen, the likely cause, its consequence and the fix.
     /// Exit status: 0 nothing wrong, 1 problems found, 2 could not run.
-    Doctor {
-        /// The host's configuration file (live; offline: the cluster's, optional).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// The interface to look at (default: the configuration's).
-        #[arg(long, value_name = "IF")]
-        interface: Option<String>,
-        /// Seconds of live capture.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Analyse this capture file instead of capturing.
-        #[arg(long, value_name = "FILE")]
-        pcap: Option<PathBuf>,
-        /// Save the live capture to this pcap file.
-        #[arg(long, value_name = "FILE")]
-        write_pcap: Option<PathBuf>,
-        /// Where the --pcap capture was taken: a mirror port, a member, another host.
-        #[arg(long, value_enum, default_value = "mirror")]
-        capture_point: crate::doctor::CapturePoint,
-        /// The IGMP/MLD query interval in seconds: no query for that long in
-        /// igmp-multicast mode means no querier.
-        #[arg(long, value_name = "SECONDS", default_value_t = 125.0)]
-        query_interval: f64,
-        /// Send nothing: no ARP or neighbour probes for the VIPs, no path MTU probes.
-        #[arg(long)]
-        no_probes: bool,
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
+    Doctor(crate::doctor::Args),
     /// Write a new cluster key file (32 random bytes as hex, mode 0600).
     ///
     /// nlbd refuses a key file that group or others may read or write (as ssh refuses
@@ -686,9 +657,9 @@ impl Command {
             | Command::Queryport { options, .. }
             | Command::Handoff { options }
             | Command::Reload { options } => options.json,
+            Command::Doctor(args) => args.json,
             Command::Ip2mac { json, .. }
             | Command::SwitchConfig { json, .. }
-            | Command::Doctor { json, .. }
             | Command::Plan { json, .. }
             | Command::Simulate { json, .. }
             | Command::Config(ConfigCommand::Check { json, .. })

@@ -38,25 +38,36 @@ pub enum CapturePoint {
     Other,
 }
 
-/// What the command was asked.
+/// What the command was asked (`nlb doctor`'s options).
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The host's configuration (live), or the cluster's (offline, optional).
+    /// The host's configuration file (live; offline: the cluster's, optional).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The interface to look at (live; default: the configuration's).
+    /// The interface to look at (default: the configuration's).
+    #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
-    /// Seconds of capture (live).
+    /// Seconds of live capture.
+    #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
-    /// Analyse this file instead of capturing.
+    /// Analyse this capture file instead of capturing.
+    #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// Save the live capture here.
+    /// Save the live capture to this pcap file.
+    #[arg(long, value_name = "FILE")]
     pub write_pcap: Option<PathBuf>,
-    /// Where the file's capture was taken.
+    /// Where the --pcap capture was taken: a mirror port, a member, another host.
+    #[arg(long, value_enum, default_value = "mirror")]
     pub capture_point: CapturePoint,
-    /// The IGMP/MLD query interval in seconds.
+    /// The IGMP/MLD query interval in seconds: no query for that long in
+    /// igmp-multicast mode means no querier.
+    #[arg(long, value_name = "SECONDS", default_value_t = 125.0)]
     pub query_interval: f64,
-    /// Skip the active probes (ARP and neighbour solicitations, path MTU).
+    /// Send nothing: no ARP or neighbour probes for the VIPs, no path MTU probes.
+    #[arg(long)]
     pub no_probes: bool,
-    /// JSON output.
+    /// Print JSON for scripts.
+    #[arg(long)]
     pub json: bool,
 }
 
